@@ -1,0 +1,251 @@
+package codestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"time"
+)
+
+// DeviceSecretSize is the length of a generated device secret (160 bits).
+const DeviceSecretSize = 20
+
+const deviceColumns = `id, user_id, type, label, digits, period, enabled, created_at, last_used_at`
+
+func scanDevice(r scanner) (Device, error) {
+	var d Device
+	var typ string
+	var created int64
+	var lastUsed sql.NullInt64
+	if err := r.Scan(&d.ID, &d.UserID, &typ, &d.Label, &d.Digits, &d.Period, &d.Enabled, &created, &lastUsed); err != nil {
+		return Device{}, err
+	}
+	d.Type = DeviceType(typ)
+	d.CreatedAt = time.Unix(created, 0)
+	d.LastUsedAt = unixTime(lastUsed)
+	return d, nil
+}
+
+// AddDevice enrols a device for user and returns it with its secret (the
+// only time the secret leaves the store). The secret is stored sealed with
+// AES-256-GCM under a subkey of the key file.
+func (s *Store) AddDevice(ctx context.Context, user string, nd NewDevice, admin string) (Device, []byte, error) {
+	if err := checkAdmin(admin); err != nil {
+		return Device{}, nil, err
+	}
+	if err := checkDevice(&nd); err != nil {
+		return Device{}, nil, err
+	}
+	secret := nd.Secret
+	if secret == nil {
+		secret = make([]byte, DeviceSecretSize)
+		if _, err := io.ReadFull(s.rand, secret); err != nil {
+			return Device{}, nil, fmt.Errorf("codestore: device secret: %w", err)
+		}
+	}
+	var d Device
+	err := s.update(ctx, func(tx *Tx) error {
+		u, err := userByName(ctx, tx, user)
+		if err != nil {
+			return err
+		}
+		sealed, err := s.sealSecret(u.ID, secret)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO devices (user_id, type, label, secret_enc, digits, period, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, u.ID, string(nd.Type), nd.Label, sealed, nd.Digits, nd.Period, tx.now.Unix())
+		if err != nil {
+			return fmt.Errorf("codestore: add device: %w", err)
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("codestore: add device: %w", err)
+		}
+		d, err = scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE id = ?`, id))
+		if err != nil {
+			return fmt.Errorf("codestore: add device: %w", err)
+		}
+		return adminEvent(ctx, tx, admin, "device.add", user, fmt.Sprintf("device=%d type=%s", id, nd.Type))
+	})
+	if err != nil {
+		return Device{}, nil, err
+	}
+	return d, secret, nil
+}
+
+// Devices lists a user's devices; ErrNotFound when there is no such user.
+func (s *Store) Devices(ctx context.Context, user string) ([]Device, error) {
+	u, err := s.UserByName(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE user_id = ? ORDER BY id`, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("codestore: devices: %w", err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("codestore: devices: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("codestore: devices: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveDevice deletes one of user's devices; ErrNotFound when the user
+// does not exist or the device is not theirs.
+func (s *Store) RemoveDevice(ctx context.Context, user string, id int64, admin string) error {
+	if err := checkAdmin(admin); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *Tx) error {
+		u, err := userByName(ctx, tx, user)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM devices WHERE id = ? AND user_id = ?`, id, u.ID)
+		if err != nil {
+			return fmt.Errorf("codestore: remove device: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("codestore: remove device: %w", err)
+		} else if n == 0 {
+			return fmt.Errorf("codestore: device %d of %q: %w", id, user, ErrNotFound)
+		}
+		return adminEvent(ctx, tx, admin, "device.remove", user, fmt.Sprintf("device=%d", id))
+	})
+}
+
+// HasEnabledDevice reports whether the user has at least one enabled
+// device (rule 3).
+func (s *Store) HasEnabledDevice(ctx context.Context, userID int64) (bool, error) {
+	var ok bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ? AND enabled = 1)`, userID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("codestore: has enabled device: %w", err)
+	}
+	return ok, nil
+}
+
+// VerifyDeviceCode tries code against the user's enabled devices. TOTP
+// accepts the steps now-1..now+1, each at most once: the accepted step is
+// recorded with a conditional UPDATE (last_step < step) whose rows affected
+// are checked, so a replay, even a concurrent one, is refused. HOTP tries
+// counters c..c+HOTPWindow and advances c past the match with a
+// conditional UPDATE. Codes are compared in constant time. A wrong code is
+// ok == false with a nil error.
+func (s *Store) VerifyDeviceCode(ctx context.Context, userID int64, code string) (deviceID int64, ok bool, err error) {
+	if !allDigits(code) || len(code) > 8 {
+		return 0, false, nil
+	}
+	err = s.update(ctx, func(tx *Tx) error {
+		deviceID, ok, err = s.verifyDeviceCode(ctx, tx, userID, code)
+		return err
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return deviceID, ok, nil
+}
+
+type deviceState struct {
+	id       int64
+	typ      DeviceType
+	sealed   []byte
+	digits   int
+	period   int
+	counter  int64
+	lastStep int64
+}
+
+func (s *Store) verifyDeviceCode(ctx context.Context, tx *Tx, userID int64, code string) (int64, bool, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, type, secret_enc, digits, period, counter, last_step
+		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`, userID)
+	if err != nil {
+		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
+	}
+	var devs []deviceState
+	for rows.Next() {
+		var d deviceState
+		var typ string
+		if err := rows.Scan(&d.id, &typ, &d.sealed, &d.digits, &d.period, &d.counter, &d.lastStep); err != nil {
+			rows.Close()
+			return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
+		}
+		d.typ = DeviceType(typ)
+		devs = append(devs, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
+	}
+	now := tx.now.Unix()
+	for _, d := range devs {
+		if d.digits != len(code) {
+			continue
+		}
+		secret, err := s.openSecret(userID, d.sealed)
+		if err != nil {
+			return 0, false, err
+		}
+		switch d.typ {
+		case TOTP:
+			step := now / int64(d.period)
+			match := int64(-1)
+			for st := step - TOTPSkew; st <= step+TOTPSkew; st++ {
+				if st < 0 || st <= d.lastStep {
+					continue
+				}
+				if codeEqual(hotpCode(secret, uint64(st), d.digits), code) && match < 0 {
+					match = st
+				}
+			}
+			if match < 0 {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE devices SET last_step = ?, last_used_at = ?
+				WHERE id = ? AND last_step < ?`, match, now, d.id, match)
+			if ok, err := oneRow(res, err); err != nil || !ok {
+				return 0, false, err
+			}
+			return d.id, true, nil
+		case HOTP:
+			match := int64(-1)
+			for c := d.counter; c <= d.counter+HOTPWindow; c++ {
+				if codeEqual(hotpCode(secret, uint64(c), d.digits), code) && match < 0 {
+					match = c
+				}
+			}
+			if match < 0 {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE devices SET counter = ?, last_used_at = ?
+				WHERE id = ? AND counter = ?`, match+1, now, d.id, d.counter)
+			if ok, err := oneRow(res, err); err != nil || !ok {
+				return 0, false, err
+			}
+			return d.id, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// oneRow reports whether a conditional UPDATE touched exactly one row.
+func oneRow(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("codestore: update: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("codestore: update: %w", err)
+	}
+	return n == 1, nil
+}

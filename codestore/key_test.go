@@ -1,0 +1,124 @@
+package codestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestKeyFileCreated(t *testing.T) {
+	db := mustOpen(t)
+	fi, err := os.Stat(db.key)
+	if err != nil {
+		t.Fatalf("key file not created: %v", err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("key file mode %v, want 0600", perm)
+	}
+	key, err := os.ReadFile(db.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(key) != KeySize {
+		t.Fatalf("key file holds %d bytes, want %d", len(key), KeySize)
+	}
+	if bytes.Equal(key, make([]byte, KeySize)) {
+		t.Error("key file is all zeros")
+	}
+	// The subkeys are derived, distinct from each other and the master.
+	if bytes.Equal(db.codeKey, db.devKey) || bytes.Equal(db.codeKey, key) || bytes.Equal(db.devKey, key) {
+		t.Error("subkeys are not distinct from each other and from the master key")
+	}
+	// No temporary files left beside it.
+	ents, err := os.ReadDir(db.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if bytes.HasPrefix([]byte(e.Name()), []byte(".radgate-key-")) {
+			t.Errorf("temporary key file %s left behind", e.Name())
+		}
+	}
+}
+
+func TestKeyFileRefused(t *testing.T) {
+	good := bytes.Repeat([]byte{7}, KeySize)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, path string) // creates the key file at path
+	}{
+		{"world readable", func(t *testing.T, p string) { writeKey(t, p, good, 0o644) }},
+		{"group readable", func(t *testing.T, p string) { writeKey(t, p, good, 0o640) }},
+		{"group writable", func(t *testing.T, p string) { writeKey(t, p, good, 0o620) }},
+		{"too short", func(t *testing.T, p string) { writeKey(t, p, good[:31], 0o600) }},
+		{"too long", func(t *testing.T, p string) { writeKey(t, p, append(good, 1), 0o600) }},
+		{"empty", func(t *testing.T, p string) { writeKey(t, p, nil, 0o600) }},
+		{"a directory", func(t *testing.T, p string) {
+			if err := os.Mkdir(p, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"unreadable", func(t *testing.T, p string) {
+			writeKey(t, p, good, 0o000)
+			if f, err := os.Open(p); err == nil {
+				// Running as root: permissions do not stop reads, so make
+				// it unreadable another way: a dangling symlink loop.
+				f.Close()
+				os.Remove(p)
+				if err := os.Symlink(p, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"parent missing", func(t *testing.T, p string) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			key := filepath.Join(dir, "radgate.key")
+			if tt.name == "parent missing" {
+				key = filepath.Join(dir, "missing", "radgate.key")
+			}
+			tt.setup(t, key)
+			s, err := Open(context.Background(), Options{Path: filepath.Join(dir, "db"), KeyFile: key})
+			if err == nil {
+				s.Close()
+			}
+			if !errors.Is(err, ErrKeyFile) {
+				t.Errorf("Open: %v, want ErrKeyFile", err)
+			}
+		})
+	}
+}
+
+func TestKeyFileExistingUsed(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k")
+	master := bytes.Repeat([]byte{9}, KeySize)
+	writeKey(t, key, master, 0o400)
+	s, err := Open(context.Background(), Options{Path: filepath.Join(dir, "db"), KeyFile: key})
+	if err != nil {
+		t.Fatalf("Open with a 0400 key: %v", err)
+	}
+	defer s.Close()
+	wantCode, wantDev, err := deriveKeys(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.codeKey, wantCode) || !bytes.Equal(s.devKey, wantDev) {
+		t.Error("store did not derive its keys from the existing key file")
+	}
+}
+
+func writeKey(t *testing.T, path string, b []byte, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,318 @@
+package codestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Defaults for Options and CodeRules.
+const (
+	DefaultCodeLength  = 9
+	DefaultMaxActive   = 100
+	DefaultBusyTimeout = 5 * time.Second
+
+	// HardMaxActive is the most live codes a user can ever hold (rule 5);
+	// a schema trigger enforces it too.
+	HardMaxActive = 100
+)
+
+// Options configure Open.
+type Options struct {
+	// Path is the database file. It is created (mode 0600) and migrated on
+	// open. It must not contain '?' or start with "file:".
+	Path string
+	// KeyFile holds the 32-byte server key. It is created with mode 0600
+	// when missing (its directory must exist), and refused when unreadable,
+	// not 32 bytes, or accessible by group or others.
+	KeyFile string
+	// Codes are the bypass-code limits. Length 0 takes 9, MaxActive 0 takes
+	// 100; MaxTTL 0 means no maximum (as DESIGN.md's max_ttl = "0").
+	Codes CodeRules
+	// Now is the clock; default time.Now. Inject it to test TOTP and expiry.
+	Now func() time.Time
+	// BusyTimeout is how long a statement waits for another writer (another
+	// radiusd or radiusctl process); default 5s.
+	BusyTimeout time.Duration
+}
+
+// Store is the SQLite implementation of radgate's store. It is safe for
+// concurrent use, and several processes may open the same file at once.
+type Store struct {
+	db      *sql.DB
+	now     func() time.Time
+	rules   CodeRules
+	codeKey []byte // HMAC-SHA256 key for bypass-code hashes
+	devKey  []byte // AES-256-GCM key for device secrets
+	// rand is the randomness source for codes, secrets and nonces;
+	// crypto/rand.Reader outside tests.
+	rand io.Reader
+}
+
+// Open opens (creating if needed) the database and key file described by
+// opts and migrates the schema. It returns ErrSchemaTooNew when the file was
+// written by a newer radgate, ErrKeyFile for a bad key file and ErrInvalid
+// for bad options.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" || strings.ContainsRune(opts.Path, '?') || strings.HasPrefix(opts.Path, "file:") {
+		return nil, fmt.Errorf("codestore: open: bad database path %q: %w", opts.Path, ErrInvalid)
+	}
+	rules, err := opts.Codes.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	master, err := loadOrCreateKey(opts.KeyFile, cryptoRand)
+	if err != nil {
+		return nil, err
+	}
+	codeKey, devKey, err := deriveKeys(master)
+	if err != nil {
+		return nil, err
+	}
+	if err := precreate(opts.Path); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite3", dsn(opts.Path, opts.BusyTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("codestore: open: %w", err)
+	}
+	s := &Store{db: db, now: opts.Now, rules: rules, codeKey: codeKey, devKey: devKey, rand: cryptoRand}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn builds the mattn/go-sqlite3 data source name: WAL, FULL sync (a
+// commit is on disk before it returns), foreign keys, a busy timeout and
+// BEGIN IMMEDIATE so that read-then-write transactions never deadlock.
+func dsn(path string, busy time.Duration) string {
+	v := url.Values{}
+	v.Set("_journal_mode", "WAL")
+	v.Set("_synchronous", "FULL")
+	v.Set("_foreign_keys", "on")
+	v.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
+	v.Set("_txlock", "immediate")
+	return path + "?" + v.Encode()
+}
+
+// precreate creates a missing database file with mode 0600, so that
+// SQLite's -wal and -shm files (which copy its mode) are private too.
+func precreate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("codestore: create database: %w", err)
+	}
+	return f.Close()
+}
+
+func (r CodeRules) withDefaults() (CodeRules, error) {
+	if r.Length == 0 {
+		r.Length = DefaultCodeLength
+	}
+	if r.MaxActive == 0 {
+		r.MaxActive = DefaultMaxActive
+	}
+	if r.Length < 6 || r.Length > 16 {
+		return r, fmt.Errorf("codestore: code length %d not in 6..16: %w", r.Length, ErrInvalid)
+	}
+	if r.MaxActive < 1 || r.MaxActive > HardMaxActive {
+		return r, fmt.Errorf("codestore: max active %d not in 1..%d: %w", r.MaxActive, HardMaxActive, ErrInvalid)
+	}
+	if r.MaxTTL < 0 {
+		return r, fmt.Errorf("codestore: negative max ttl: %w", ErrInvalid)
+	}
+	return r, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("codestore: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("codestore: ping: %w", err)
+	}
+	return nil
+}
+
+// Tx is a write transaction (BEGIN IMMEDIATE) with the fixed time of its
+// start: every rule inside one transaction sees the same now.
+type Tx struct {
+	*sql.Tx
+	now time.Time
+}
+
+// begin starts an immediate transaction.
+func (s *Store) begin(ctx context.Context) (*Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("codestore: begin: %w", err)
+	}
+	return &Tx{Tx: tx, now: s.now()}, nil
+}
+
+// update runs fn in a transaction and commits when it returns nil.
+func (s *Store) update(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("codestore: commit: %w", err)
+	}
+	return nil
+}
+
+// migration is one numbered schema step.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("codestore: migrations: %w", err)
+	}
+	var ms []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("codestore: migration %q is not numbered", base)
+		}
+		b, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("codestore: migration %q: %w", base, err)
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("codestore: migration %q out of sequence", m.name)
+		}
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the newest schema version this program knows.
+func SchemaVersion() int {
+	ms, err := loadMigrations()
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+// migrate applies the missing migrations, each in its own immediate
+// transaction that re-reads the version, so that several processes opening
+// a new file at once apply each step exactly once.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	newest := len(ms)
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("codestore: migrate: %w", err)
+	}
+	check := func(tx *Tx) (int, error) {
+		var v int
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+			return 0, fmt.Errorf("codestore: migrate: %w", err)
+		}
+		if v > newest {
+			return v, fmt.Errorf("codestore: schema version %d, newest known %d: %w", v, newest, ErrSchemaTooNew)
+		}
+		return v, nil
+	}
+	if err := s.update(ctx, func(tx *Tx) error { _, err := check(tx); return err }); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		err := s.update(ctx, func(tx *Tx) error {
+			v, err := check(tx)
+			if err != nil || v >= m.version {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("codestore: migrate %s: %w", m.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, tx.now.Unix()); err != nil {
+				return fmt.Errorf("codestore: migrate %s: %w", m.name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isConstraint reports whether err is a SQLite constraint failure with the
+// given extended code.
+func isConstraint(err error, code sqlite3.ErrNoExtended) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint && se.ExtendedCode == code
+}
+
+// unixTime converts stored unix seconds (NULL: zero time).
+func unixTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(v.Int64, 0)
+}
+
+// nullUnix converts a time to stored unix seconds (zero: NULL).
+func nullUnix(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.Unix(), Valid: true}
+}
