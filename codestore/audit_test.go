@@ -1,0 +1,131 @@
+package codestore
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuditAdminChanges(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	if _, err := db.AddUser(ctx, "alice", "secrethash", false, "admin1"); err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { return db.SetPasswordHash(ctx, "alice", "otherhash", "admin2") },
+		func() error { return db.SetDisabled(ctx, "alice", true, "admin1") },
+		func() error { return db.SetDisabled(ctx, "alice", false, "admin1") },
+		func() error { return db.Unlock(ctx, "alice", "admin1") },
+	}
+	for _, f := range steps {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, secret, err := db.AddDevice(ctx, "alice", NewDevice{Type: HOTP}, "admin3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := db.IssueBypassCodes(ctx, IssueRequest{User: "alice", Count: 3, Uses: 1, TTL: time.Hour, Admin: "admin4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeBypassCodes(ctx, "alice", []int64{codes[0].ID}, "admin5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RemoveDevice(ctx, "alice", d.ID, "admin6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteUser(ctx, "alice", "admin7"); err != nil {
+		t.Fatal(err)
+	}
+	events, err := db.AuditLog(ctx, AuditFilter{User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ actor, action string }{ // newest first
+		{"admin7", "user.delete"}, {"admin6", "device.remove"}, {"admin5", "bypass.revoke"},
+		{"admin4", "bypass.issue"}, {"admin3", "device.add"}, {"admin1", "user.unlock"},
+		{"admin1", "user.enable"}, {"admin1", "user.disable"}, {"admin2", "user.passwd"}, {"admin1", "user.add"},
+	}
+	if len(events) != len(want) {
+		t.Fatalf("%d audit events, want %d: %+v", len(events), len(want), events)
+	}
+	for i, w := range want {
+		e := events[i]
+		if e.Actor != w.actor || e.Action != w.action || e.User != "alice" || e.Result != "ok" {
+			t.Errorf("event %d = %+v, want %s by %s", i, e, w.action, w.actor)
+		}
+		for _, c := range codes {
+			if strings.Contains(e.Detail, c.Code) || strings.Contains(e.Reason, c.Code) {
+				t.Errorf("event %d holds a code: %+v", i, e)
+			}
+		}
+		if strings.Contains(e.Detail, "hash") || strings.Contains(e.Detail, string(secret)) {
+			t.Errorf("event %d holds a secret: %+v", i, e)
+		}
+	}
+	// Raw scan of the table too: no code anywhere in it.
+	var all string
+	if err := db.db.QueryRow(`SELECT group_concat(actor || action || user_name || client || result || reason || detail, '|') FROM audit_log`).Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range codes {
+		if strings.Contains(all, c.Code) {
+			t.Errorf("code %s in the audit table", c.Code)
+		}
+	}
+}
+
+func TestAuditLogFilter(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	start := db.clock.Now()
+	for i := range 5 {
+		user := "alice"
+		if i%2 == 1 {
+			user = "bob"
+		}
+		if err := db.Audit(ctx, AuditEvent{Actor: "client:vpn", Action: "auth", User: user, Client: "vpn", Result: "reject", Reason: "bad_code"}); err != nil {
+			t.Fatal(err)
+		}
+		db.clock.Add(time.Minute)
+	}
+	if err := db.Audit(ctx, AuditEvent{Time: start.Add(-time.Hour), Action: "auth", User: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Audit(ctx, AuditEvent{User: "alice"}); err == nil {
+		t.Error("event without action accepted")
+	}
+	tests := []struct {
+		name   string
+		filter AuditFilter
+		want   int
+	}{
+		{"all", AuditFilter{}, 6},
+		{"alice", AuditFilter{User: "alice"}, 4},
+		{"bob", AuditFilter{User: "bob"}, 2},
+		{"since start", AuditFilter{Since: start}, 5},
+		{"alice since 2m", AuditFilter{User: "alice", Since: start.Add(2 * time.Minute)}, 2},
+		{"limit", AuditFilter{Limit: 2}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.AuditLog(ctx, tt.filter)
+			if err != nil || len(got) != tt.want {
+				t.Fatalf("AuditLog(%+v) = %d events, %v; want %d", tt.filter, len(got), err, tt.want)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i].Time.After(got[i-1].Time) {
+					t.Errorf("not newest first: %v before %v", got[i-1].Time, got[i].Time)
+				}
+			}
+		})
+	}
+	got, _ := db.AuditLog(ctx, AuditFilter{Limit: 1})
+	if got[0].Time != start.Add(4*time.Minute) || got[0].Reason != "bad_code" || got[0].Client != "vpn" {
+		t.Errorf("newest event = %+v", got[0])
+	}
+}
