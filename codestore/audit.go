@@ -18,11 +18,11 @@ func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
 	if e.Action == "" {
 		return fmt.Errorf("codestore: audit: empty action: %w", ErrInvalid)
 	}
-	return s.update(ctx, func(tx *Tx) error { return insertAudit(ctx, tx, e) })
+	return s.update(ctx, func(tx *dbTx) error { return insertAudit(ctx, tx, e) })
 }
 
 // insertAudit writes e inside tx; zero Time takes the tx's now.
-func insertAudit(ctx context.Context, tx *Tx, e AuditEvent) error {
+func insertAudit(ctx context.Context, tx *dbTx, e AuditEvent) error {
 	t := e.Time
 	if t.IsZero() {
 		t = tx.now
@@ -37,7 +37,7 @@ func insertAudit(ctx context.Context, tx *Tx, e AuditEvent) error {
 }
 
 // adminEvent writes an admin change ("ok") for user inside tx.
-func adminEvent(ctx context.Context, tx *Tx, admin, action, user, detail string) error {
+func adminEvent(ctx context.Context, tx *dbTx, admin, action, user, detail string) error {
 	return insertAudit(ctx, tx, AuditEvent{Actor: admin, Action: action, User: user, Result: "ok", Detail: detail})
 }
 

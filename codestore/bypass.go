@@ -56,7 +56,7 @@ func (s *Store) IssueBypassCodes(ctx context.Context, req IssueRequest) ([]Issue
 		return nil, err
 	}
 	var out []IssuedCode
-	err := s.update(ctx, func(tx *Tx) error {
+	err := s.update(ctx, func(tx *dbTx) error {
 		var err error
 		out, err = s.issue(ctx, tx, req)
 		return err
@@ -67,7 +67,7 @@ func (s *Store) IssueBypassCodes(ctx context.Context, req IssueRequest) ([]Issue
 	return out, nil
 }
 
-func (s *Store) issue(ctx context.Context, tx *Tx, req IssueRequest) ([]IssuedCode, error) {
+func (s *Store) issue(ctx context.Context, tx *dbTx, req IssueRequest) ([]IssuedCode, error) {
 	u, err := userByName(ctx, tx, req.User)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (s *Store) issue(ctx context.Context, tx *Tx, req IssueRequest) ([]IssuedCo
 
 // insertCode generates a code and inserts its hash, retrying when it
 // collides with another code of the same user.
-func (s *Store) insertCode(ctx context.Context, tx *Tx, userID int64, admin string, uses, expires sql.NullInt64) (IssuedCode, error) {
+func (s *Store) insertCode(ctx context.Context, tx *dbTx, userID int64, admin string, uses, expires sql.NullInt64) (IssuedCode, error) {
 	for range maxCodeAttempts {
 		code, err := randomDigits(s.rand, s.rules.Length)
 		if err != nil {
@@ -222,7 +222,7 @@ func (s *Store) RevokeBypassCodes(ctx context.Context, user string, ids []int64,
 		return 0, fmt.Errorf("codestore: revoke: more ids than a user can hold: %w", ErrInvalid)
 	}
 	var n int
-	err := s.update(ctx, func(tx *Tx) error {
+	err := s.update(ctx, func(tx *dbTx) error {
 		var err error
 		n, err = revoke(ctx, tx, user, ids, admin)
 		return err
@@ -233,7 +233,7 @@ func (s *Store) RevokeBypassCodes(ctx context.Context, user string, ids []int64,
 	return n, nil
 }
 
-func revoke(ctx context.Context, tx *Tx, user string, ids []int64, admin string) (int, error) {
+func revoke(ctx context.Context, tx *dbTx, user string, ids []int64, admin string) (int, error) {
 	u, err := userByName(ctx, tx, user)
 	if err != nil {
 		return 0, err
@@ -294,7 +294,7 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 	if !allDigits(code) || len(code) < 6 || len(code) > 16 {
 		return 0, false, nil
 	}
-	err = s.update(ctx, func(tx *Tx) error {
+	err = s.update(ctx, func(tx *dbTx) error {
 		codeID, ok, err = s.consume(ctx, tx, userID, code)
 		return err
 	})
@@ -304,7 +304,7 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 	return codeID, ok, nil
 }
 
-func (s *Store) consume(ctx context.Context, tx *Tx, userID int64, code string) (int64, bool, error) {
+func (s *Store) consume(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
 	now := tx.now.Unix()
 	var id int64
 	err := tx.QueryRowContext(ctx, `UPDATE bypass_codes
@@ -324,7 +324,7 @@ func (s *Store) consume(ctx context.Context, tx *Tx, userID int64, code string) 
 // returns how many it removed.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.update(ctx, func(tx *Tx) error {
+	err := s.update(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM bypass_codes WHERE expires_at IS NOT NULL AND expires_at <= ?`, tx.now.Unix())
 		if err != nil {
 			return fmt.Errorf("codestore: delete expired: %w", err)

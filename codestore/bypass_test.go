@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 func TestIssueValidation(t *testing.T) {
@@ -136,6 +138,10 @@ func TestHardCapTrigger(t *testing.T) {
 		VALUES (?, randomblob(32), 1, 'x', NULL, 1)`, u.ID)
 	if err == nil || !strings.Contains(err.Error(), "hard cap") {
 		t.Fatalf("101st row inserted with plain SQL: %v", err)
+	}
+	// The boundary can tell a trigger refusal apart without reading text.
+	if !isConstraint(err, sqlite3.ErrConstraintTrigger) {
+		t.Errorf("hard cap error %#v is not a trigger constraint", err)
 	}
 	if n := db.countCodes(t, u.ID); n != 100 {
 		t.Errorf("%d codes, want 100", n)

@@ -45,7 +45,7 @@ func (s *Store) AddDevice(ctx context.Context, user string, nd NewDevice, admin 
 		}
 	}
 	var d Device
-	err := s.update(ctx, func(tx *Tx) error {
+	err := s.update(ctx, func(tx *dbTx) error {
 		u, err := userByName(ctx, tx, user)
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (s *Store) RemoveDevice(ctx context.Context, user string, id int64, admin s
 	if err := checkAdmin(admin); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *Tx) error {
+	return s.update(ctx, func(tx *dbTx) error {
 		u, err := userByName(ctx, tx, user)
 		if err != nil {
 			return err
@@ -146,7 +146,7 @@ func (s *Store) VerifyDeviceCode(ctx context.Context, userID int64, code string)
 	if !allDigits(code) || len(code) > 8 {
 		return 0, false, nil
 	}
-	err = s.update(ctx, func(tx *Tx) error {
+	err = s.update(ctx, func(tx *dbTx) error {
 		deviceID, ok, err = s.verifyDeviceCode(ctx, tx, userID, code)
 		return err
 	})
@@ -166,7 +166,7 @@ type deviceState struct {
 	lastStep int64
 }
 
-func (s *Store) verifyDeviceCode(ctx context.Context, tx *Tx, userID int64, code string) (int64, bool, error) {
+func (s *Store) verifyDeviceCode(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, type, secret_enc, digits, period, counter, last_step
 		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`, userID)
 	if err != nil {

@@ -73,6 +73,11 @@ func TestKeyFileRefused(t *testing.T) {
 				}
 			}
 		}},
+		{"dangling symlink", func(t *testing.T, p string) {
+			if err := os.Symlink(p+".gone", p); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"parent missing", func(t *testing.T, p string) {}},
 	}
 	for _, tt := range tests {

@@ -23,14 +23,14 @@ func (s *Store) RecordFailure(ctx context.Context, userID int64, r LockoutRules)
 	if r.Window < 0 || r.Duration < 0 {
 		return false, fmt.Errorf("codestore: negative lockout window or duration: %w", ErrInvalid)
 	}
-	err = s.update(ctx, func(tx *Tx) error {
+	err = s.update(ctx, func(tx *dbTx) error {
 		locked, err = recordFailure(ctx, tx, userID, r)
 		return err
 	})
 	return locked, err
 }
 
-func recordFailure(ctx context.Context, tx *Tx, userID int64, r LockoutRules) (bool, error) {
+func recordFailure(ctx context.Context, tx *dbTx, userID int64, r LockoutRules) (bool, error) {
 	now := tx.now.Unix()
 	var (
 		isLocked    bool
@@ -74,7 +74,7 @@ func recordFailure(ctx context.Context, tx *Tx, userID int64, r LockoutRules) (b
 // ResetFailures clears the user's failure count after a success. A lock
 // still in force is kept; an expired one is cleared.
 func (s *Store) ResetFailures(ctx context.Context, userID int64) error {
-	return s.update(ctx, func(tx *Tx) error {
+	return s.update(ctx, func(tx *dbTx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE users SET failures = 0, failure_start = NULL,
 			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
 			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END

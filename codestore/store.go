@@ -167,24 +167,24 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Tx is a write transaction (BEGIN IMMEDIATE) with the fixed time of its
+// dbTx is a write transaction (BEGIN IMMEDIATE) with the fixed time of its
 // start: every rule inside one transaction sees the same now.
-type Tx struct {
+type dbTx struct {
 	*sql.Tx
 	now time.Time
 }
 
 // begin starts an immediate transaction.
-func (s *Store) begin(ctx context.Context) (*Tx, error) {
+func (s *Store) begin(ctx context.Context) (*dbTx, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("codestore: begin: %w", err)
 	}
-	return &Tx{Tx: tx, now: s.now()}, nil
+	return &dbTx{Tx: tx, now: s.now()}, nil
 }
 
 // update runs fn in a transaction and commits when it returns nil.
-func (s *Store) update(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) update(ctx context.Context, fn func(tx *dbTx) error) error {
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return err
@@ -259,7 +259,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	)`); err != nil {
 		return fmt.Errorf("codestore: migrate: %w", err)
 	}
-	check := func(tx *Tx) (int, error) {
+	check := func(tx *dbTx) (int, error) {
 		var v int
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 			return 0, fmt.Errorf("codestore: migrate: %w", err)
@@ -269,11 +269,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return v, nil
 	}
-	if err := s.update(ctx, func(tx *Tx) error { _, err := check(tx); return err }); err != nil {
+	if err := s.update(ctx, func(tx *dbTx) error { _, err := check(tx); return err }); err != nil {
 		return err
 	}
 	for _, m := range ms {
-		err := s.update(ctx, func(tx *Tx) error {
+		err := s.update(ctx, func(tx *dbTx) error {
 			v, err := check(tx)
 			if err != nil || v >= m.version {
 				return err

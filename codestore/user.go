@@ -54,7 +54,7 @@ func (s *Store) AddUser(ctx context.Context, name, passwordHash string, disabled
 		return User{}, err
 	}
 	var u User
-	err := s.update(ctx, func(tx *Tx) error {
+	err := s.update(ctx, func(tx *dbTx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, disabled, created_at) VALUES (?, ?, ?, ?)`,
 			name, passwordHash, disabled, tx.now.Unix())
 		if isConstraint(err, sqlite3.ErrConstraintUnique) {
@@ -75,7 +75,7 @@ func (s *Store) AddUser(ctx context.Context, name, passwordHash string, disabled
 	return u, err
 }
 
-func userByID(ctx context.Context, tx *Tx, id int64) (User, error) {
+func userByID(ctx context.Context, tx *dbTx, id int64) (User, error) {
 	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("codestore: user %d: %w", id, ErrNotFound)
@@ -86,7 +86,7 @@ func userByID(ctx context.Context, tx *Tx, id int64) (User, error) {
 	return u, nil
 }
 
-func userByName(ctx context.Context, tx *Tx, name string) (User, error) {
+func userByName(ctx context.Context, tx *dbTx, name string) (User, error) {
 	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("codestore: user %q: %w", name, ErrNotFound)
@@ -102,7 +102,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, name, hash, admin string) e
 	if err := checkAdmin(admin); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *Tx) error {
+	return s.update(ctx, func(tx *dbTx) error {
 		if err := execOne(ctx, tx, name, `UPDATE users SET password_hash = ? WHERE name = ?`, hash, name); err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, name, hash, admin string) e
 }
 
 // execOne runs an UPDATE or DELETE that must touch exactly one user row.
-func execOne(ctx context.Context, tx *Tx, name, q string, args ...any) error {
+func execOne(ctx context.Context, tx *dbTx, name, q string, args ...any) error {
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("codestore: user %q: %w", name, err)
@@ -182,7 +182,7 @@ func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool, adm
 	if disabled {
 		action = "user.disable"
 	}
-	return s.update(ctx, func(tx *Tx) error {
+	return s.update(ctx, func(tx *dbTx) error {
 		if err := execOne(ctx, tx, name, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name); err != nil {
 			return err
 		}
@@ -195,7 +195,7 @@ func (s *Store) Unlock(ctx context.Context, name, admin string) error {
 	if err := checkAdmin(admin); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *Tx) error {
+	return s.update(ctx, func(tx *dbTx) error {
 		if err := execOne(ctx, tx, name, `UPDATE users SET locked = 0, locked_until = NULL, failures = 0, failure_start = NULL
 			WHERE name = ?`, name); err != nil {
 			return err
@@ -209,7 +209,7 @@ func (s *Store) DeleteUser(ctx context.Context, name, admin string) error {
 	if err := checkAdmin(admin); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *Tx) error {
+	return s.update(ctx, func(tx *dbTx) error {
 		if err := execOne(ctx, tx, name, `DELETE FROM users WHERE name = ?`, name); err != nil {
 			return err
 		}
