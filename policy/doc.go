@@ -1,0 +1,39 @@
+// Package policy decides each login: Accept, Reject or Challenge, with a
+// reason for the log and the audit table.
+//
+// The Engine takes a Request as radiusd decoded it, splits User-Password
+// into password and code according to the client's Mode, checks the
+// password with a primary.Authenticator and the code against the Store, and
+// applies the rules of DESIGN.md: the enrolled-device rule, lockout and
+// failmode. Every decision writes one audit event; no password or code is
+// ever logged or audited.
+//
+// Decision flow for a first request (no challenge state):
+//
+//	AuthType not PAP ──────────────────────────────▶ Reject unsupported_auth
+//	StaleState ────────────────────────────────────▶ Reject challenge_expired
+//	load user and devices ── store error ──▶ failmode (secure: Reject
+//	   │                                     store_unavailable; safe: primary
+//	   │                                     alone ▶ Accept failmode_safe)
+//	split Password per Mode into candidates (password, code)
+//	primary check, once per candidate (auto: then the whole password)
+//	   ├─ error ───────────────────────────────────▶ Reject primary_unavailable
+//	   ├─ user unknown ────────────────────────────▶ Reject unknown_user
+//	   └─ no candidate passed ─────────────────────▶ Reject bad_password
+//	disabled ──────────────────────────────────────▶ Reject disabled
+//	locked ────────────────────────────────────────▶ Reject locked_out
+//	RequireEnrolledDevice and no enabled device ───▶ Reject no_device
+//	no code yet (challenge path) ──────────────────▶ Challenge need_code
+//	device code ok ─▶ ResetFailures ───────────────▶ Accept device_code
+//	bypass code ok ─▶ ResetFailures ───────────────▶ Accept bypass_code
+//	else RecordFailure ─▶ Reject locked_out if that locked, else bad_code
+//
+// An answer to a challenge (Request.Challenge set) skips the split and the
+// primary check: Password is the code, and the user is re-loaded and
+// re-checked (disabled, locked, device rule) before the second factor.
+//
+// Unknown users go through the primary check too (the local backend
+// verifies a dummy hash), so they cost as much as a wrong password, and a
+// user without an enabled device is split with the same code lengths as an
+// unknown user.
+package policy

@@ -1,0 +1,475 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/radgate/radgate/codestore"
+	"github.com/radgate/radgate/primary"
+)
+
+// Failmode says what happens when the store cannot answer.
+type Failmode int
+
+// Failmodes (policy.failmode).
+const (
+	FailSecure Failmode = iota // reject with store_unavailable (default)
+	FailSafe                   // accept on the primary factor alone, loudly
+)
+
+// String returns the config spelling of f.
+func (f Failmode) String() string {
+	if f == FailSafe {
+		return "safe"
+	}
+	return "secure"
+}
+
+// ParseFailmode maps a config spelling ("secure", "safe"; "" is secure) to
+// a Failmode.
+func ParseFailmode(s string) (Failmode, bool) {
+	switch s {
+	case "secure", "":
+		return FailSecure, true
+	case "safe":
+		return FailSafe, true
+	}
+	return FailSecure, false
+}
+
+// Defaults used by DefaultConfig and, for zero fields, by NewEngine.
+const (
+	DefaultChallengePrompt = "Enter your verification code"
+	DefaultRejectMessage   = "Authentication failed"
+	DefaultConcatDelimiter = ","
+	DefaultBypassLength    = 9
+	DefaultMaxFailures     = 10
+	DefaultLockoutWindow   = 15 * time.Minute
+	DefaultLockoutDuration = 15 * time.Minute
+	// defaultDeviceDigits is the code length assumed for a device with no
+	// digits set and for users without an enabled device.
+	defaultDeviceDigits = 6
+	// auditTimeout bounds the audit write, which outlives the request
+	// context so that a consumed code is always audited.
+	auditTimeout = 5 * time.Second
+)
+
+// Config is the policy block of the configuration, plus the settings of
+// other blocks the Engine needs.
+type Config struct {
+	// RequireEnrolledDevice rejects users without an enabled device
+	// (no_device) and so refuses their bypass codes. DefaultConfig: true.
+	RequireEnrolledDevice bool
+	// Failmode applies when the store cannot answer. Default FailSecure.
+	Failmode Failmode
+	// ChallengePrompt is the Reply-Message of an Access-Challenge.
+	// Default "Enter your verification code".
+	ChallengePrompt string
+	// RejectMessage is the Reply-Message of every Access-Reject, whatever
+	// the reason. Default "Authentication failed".
+	RejectMessage string
+	// ConcatDelimiter separates password and code in concat and auto
+	// modes; "" means the code is appended with no separator. It is used
+	// as is: the "," default comes from DefaultConfig (and the config
+	// package), since "" is a valid setting.
+	ConcatDelimiter string
+	// BypassLength is the number of digits of a bypass code. Default 9.
+	BypassLength int
+	// SecondFactorOnly is set for primary backend "none": the NAS checked
+	// the password and User-Password carries the code alone.
+	SecondFactorOnly bool
+	// Lockout is passed to the store on each second-factor failure.
+	// MaxFailures 0 means 10.
+	Lockout codestore.LockoutRules
+}
+
+// DefaultConfig returns the documented defaults of DESIGN.md.
+func DefaultConfig() Config {
+	return Config{
+		RequireEnrolledDevice: true,
+		Failmode:              FailSecure,
+		ChallengePrompt:       DefaultChallengePrompt,
+		RejectMessage:         DefaultRejectMessage,
+		ConcatDelimiter:       DefaultConcatDelimiter,
+		BypassLength:          DefaultBypassLength,
+		Lockout: codestore.LockoutRules{
+			MaxFailures: DefaultMaxFailures,
+			Window:      DefaultLockoutWindow,
+			Duration:    DefaultLockoutDuration,
+		},
+	}
+}
+
+// ErrNotConfigured means the Engine lacks a store, or a primary
+// authenticator while SecondFactorOnly is off; Decide cannot decide.
+var ErrNotConfigured = errors.New("policy: engine not configured")
+
+// Engine decides logins. It is safe for concurrent use; to change its
+// configuration, build a new Engine.
+type Engine struct {
+	// Now returns the current time, for lockout expiry. Default time.Now.
+	// Set it before the first Decide.
+	Now func() time.Time
+
+	cfg     Config
+	store   Store
+	primary primary.Authenticator
+	log     hclog.Logger
+}
+
+// NewEngine returns an Engine. Zero ChallengePrompt, RejectMessage,
+// BypassLength and Lockout.MaxFailures take their defaults. primary may be
+// nil when cfg.SecondFactorOnly is set; a nil log discards.
+func NewEngine(cfg Config, store Store, primary primary.Authenticator, log hclog.Logger) *Engine {
+	if cfg.ChallengePrompt == "" {
+		cfg.ChallengePrompt = DefaultChallengePrompt
+	}
+	if cfg.RejectMessage == "" {
+		cfg.RejectMessage = DefaultRejectMessage
+	}
+	if cfg.BypassLength <= 0 {
+		cfg.BypassLength = DefaultBypassLength
+	}
+	if cfg.Lockout.MaxFailures <= 0 {
+		cfg.Lockout.MaxFailures = DefaultMaxFailures
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Engine{
+		Now:     time.Now,
+		cfg:     cfg,
+		store:   store,
+		primary: primary,
+		log:     log.Named("policy"),
+	}
+}
+
+// Decide answers one Access-Request. A reject is a Decision, not an error:
+// store faults follow the failmode and primary faults reject with
+// primary_unavailable. Decide returns an error (ErrNotConfigured, with a
+// Reject decision) only when the Engine was built without a store or a
+// needed primary authenticator. Every decision writes one audit event; a
+// failed audit write is logged and the decision kept.
+func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
+	if e == nil || e.store == nil || (e.primary == nil && !e.cfg.SecondFactorOnly) {
+		return Decision{Result: Reject, Reason: ReasonStoreUnavailable, ReplyMessage: DefaultRejectMessage, UserName: req.UserName},
+			ErrNotConfigured
+	}
+	log := e.log.With("client", req.Client, "client_addr", req.ClientAddr, "user", req.UserName, "mode", req.Mode.String())
+	d := e.decide(ctx, req, log)
+	if d.UserName == "" && req.Challenge != nil {
+		d.UserName = req.Challenge.UserName
+	}
+	if d.UserName == "" {
+		d.UserName = req.UserName
+	}
+	switch d.Result {
+	case Reject:
+		d.ReplyMessage = e.cfg.RejectMessage
+	case Challenge:
+		d.ReplyMessage = e.cfg.ChallengePrompt
+	default:
+		d.ReplyMessage = ""
+	}
+	e.audit(ctx, req, d, log)
+	args := []any{"result", d.Result.String(), "reason", string(d.Reason)}
+	if d.DeviceID != 0 {
+		args = append(args, "device_id", d.DeviceID)
+	}
+	if d.CodeID != 0 {
+		args = append(args, "code_id", d.CodeID)
+	}
+	log.Info("decision", args...)
+	return d, nil
+}
+
+// decide routes a request to the first-request, code-only or
+// challenge-answer flow.
+func (e *Engine) decide(ctx context.Context, req Request, log hclog.Logger) Decision {
+	text := req.Password
+	if req.AuthType != AuthPAP {
+		if !e.cfg.SecondFactorOnly || req.AuthType != AuthNone {
+			log.Warn("unsupported authentication method", "auth_type", req.AuthType.String())
+			return reject(ReasonUnsupportedAuth)
+		}
+		text = "" // backend none: no User-Password is an empty code
+	}
+	if req.StaleState {
+		return reject(ReasonChallengeExpired)
+	}
+	if req.Challenge != nil {
+		return e.answer(ctx, req.Challenge.UserName, text, log)
+	}
+	if e.cfg.SecondFactorOnly {
+		return e.codeOnly(ctx, req, text, log)
+	}
+	return e.first(ctx, req, text, log)
+}
+
+// first handles a request without challenge state: split, primary check,
+// then the user checks and the second factor or a challenge.
+func (e *Engine) first(ctx context.Context, req Request, text string, log hclog.Logger) Decision {
+	u, enabled, found, err := e.loadUser(ctx, req.UserName)
+	storeDown := err != nil
+	if storeDown {
+		log.Error("store unavailable", "error", err)
+		if e.cfg.Failmode == FailSecure {
+			return reject(ReasonStoreUnavailable)
+		}
+	}
+	lengths := e.codeLengths(found, enabled)
+	p := splitPassword(text, req.Mode, e.cfg.ConcatDelimiter, lengths)
+	c, passed, challenge, err := e.checkPrimary(ctx, req.UserName, text, p)
+	if err != nil {
+		log.Error("primary backend unavailable", "error", err)
+		return reject(ReasonPrimaryUnavailable)
+	}
+	if storeDown { // FailSafe
+		if !passed {
+			return reject(ReasonBadPassword)
+		}
+		return e.failSafeAccept(log)
+	}
+	if !found {
+		return reject(ReasonUnknownUser)
+	}
+	if !passed {
+		return reject(ReasonBadPassword)
+	}
+	return e.afterPrimary(ctx, u, enabled, c.code, challenge, log)
+}
+
+// codeOnly handles a first request with primary backend "none": text is
+// the code, and an empty one asks for it (except in concat mode).
+func (e *Engine) codeOnly(ctx context.Context, req Request, code string, log hclog.Logger) Decision {
+	u, enabled, found, err := e.loadUser(ctx, req.UserName)
+	if err != nil {
+		return e.storeFault(err, log)
+	}
+	if !found {
+		return reject(ReasonUnknownUser)
+	}
+	return e.afterPrimary(ctx, u, enabled, code, code == "" && req.Mode != ModeConcat, log)
+}
+
+// answer handles the answer to a challenge: the primary check passed when
+// the challenge was sent; code is the second factor.
+func (e *Engine) answer(ctx context.Context, name, code string, log hclog.Logger) Decision {
+	u, enabled, found, err := e.loadUser(ctx, name)
+	if err != nil {
+		return e.storeFault(err, log).withUser(name)
+	}
+	if !found {
+		return rejectUser(ReasonUnknownUser, name)
+	}
+	return e.afterPrimary(ctx, u, enabled, code, false, log)
+}
+
+// afterPrimary applies the user checks in order (disabled, locked, device
+// rule), then challenges or checks the code.
+func (e *Engine) afterPrimary(ctx context.Context, u codestore.User, enabled []codestore.Device, code string, challenge bool, log hclog.Logger) Decision {
+	switch {
+	case u.Disabled:
+		return rejectUser(ReasonDisabled, u.Name)
+	case u.IsLocked(e.Now()):
+		return rejectUser(ReasonLockedOut, u.Name)
+	case e.cfg.RequireEnrolledDevice && len(enabled) == 0:
+		return rejectUser(ReasonNoDevice, u.Name)
+	case challenge:
+		return Decision{Result: Challenge, Reason: ReasonNeedCode, UserName: u.Name}
+	}
+	return e.secondFactor(ctx, u, len(enabled) > 0, code, log)
+}
+
+// secondFactor checks code against the user's devices, then their bypass
+// codes, and counts a failure when neither accepts it. An empty code was
+// never tried and counts nothing.
+func (e *Engine) secondFactor(ctx context.Context, u codestore.User, hasDevice bool, code string, log hclog.Logger) Decision {
+	if code == "" {
+		return rejectUser(ReasonBadCode, u.Name)
+	}
+	if allDigits(code) {
+		if hasDevice {
+			id, ok, err := e.store.VerifyDeviceCode(ctx, u.ID, code)
+			if err != nil {
+				return e.storeFault(err, log).withUser(u.Name)
+			}
+			if ok {
+				e.resetFailures(ctx, u, log)
+				return Decision{Result: Accept, Reason: ReasonDeviceCode, UserName: u.Name, DeviceID: id}
+			}
+		}
+		// Rule 3: a bypass code is a backup, never the only factor.
+		if hasDevice || !e.cfg.RequireEnrolledDevice {
+			id, ok, err := e.store.ConsumeBypassCode(ctx, u.ID, code)
+			if err != nil {
+				return e.storeFault(err, log).withUser(u.Name)
+			}
+			if ok {
+				e.resetFailures(ctx, u, log)
+				return Decision{Result: Accept, Reason: ReasonBypassCode, UserName: u.Name, CodeID: id}
+			}
+		}
+	}
+	locked, err := e.store.RecordFailure(ctx, u.ID, e.cfg.Lockout)
+	if err != nil {
+		log.Error("store unavailable: could not record second-factor failure", "error", err)
+		if e.cfg.Failmode == FailSecure {
+			return rejectUser(ReasonStoreUnavailable, u.Name)
+		}
+		// The store did answer that the code is wrong; failmode safe never
+		// accepts a code the store refused.
+		return rejectUser(ReasonBadCode, u.Name)
+	}
+	if locked {
+		log.Warn("user locked out after repeated second-factor failures")
+		return rejectUser(ReasonLockedOut, u.Name)
+	}
+	return rejectUser(ReasonBadCode, u.Name)
+}
+
+// resetFailures clears the failure count after a success. A failure is
+// logged and the accept kept: the code is already spent.
+func (e *Engine) resetFailures(ctx context.Context, u codestore.User, log hclog.Logger) {
+	if err := e.store.ResetFailures(ctx, u.ID); err != nil {
+		log.Error("could not reset failure count", "error", err)
+	}
+}
+
+// storeFault applies the failmode to a store error met after the primary
+// factor passed (or, with backend none, was checked by the NAS).
+func (e *Engine) storeFault(err error, log hclog.Logger) Decision {
+	log.Error("store unavailable", "error", err)
+	if e.cfg.Failmode == FailSecure {
+		return reject(ReasonStoreUnavailable)
+	}
+	return e.failSafeAccept(log)
+}
+
+// failSafeAccept accepts on the primary factor alone, loudly.
+func (e *Engine) failSafeAccept(log hclog.Logger) Decision {
+	log.Error("FAILMODE SAFE: store unavailable, accepting on the primary factor alone without a second factor")
+	return Decision{Result: Accept, Reason: ReasonFailmodeSafe}
+}
+
+// checkPrimary runs the primary check once per candidate of p, in order,
+// and then on the whole text when p allows a challenge. It returns the
+// candidate that passed, or challenge=true when the whole text did.
+func (e *Engine) checkPrimary(ctx context.Context, user, text string, p plan) (c candidate, passed, challenge bool, err error) {
+	for _, c := range p.candidates {
+		ok, err := e.primaryOK(ctx, user, c.password)
+		if err != nil || ok {
+			return c, ok, false, err
+		}
+	}
+	if p.challenge {
+		ok, err := e.primaryOK(ctx, user, text)
+		return candidate{password: text}, ok, ok, err
+	}
+	return candidate{}, false, false, nil
+}
+
+// primaryOK asks the primary backend; an empty password never passes and
+// is not sent (an empty LDAP bind is an anonymous bind).
+func (e *Engine) primaryOK(ctx context.Context, user, password string) (bool, error) {
+	if password == "" {
+		return false, nil
+	}
+	ok, err := e.primary.Authenticate(ctx, user, password)
+	if err != nil {
+		return false, fmt.Errorf("policy: primary check: %w", err)
+	}
+	return ok, nil
+}
+
+// loadUser returns the user and their enabled devices. found is false for
+// an unknown user; err is a store fault.
+func (e *Engine) loadUser(ctx context.Context, name string) (u codestore.User, enabled []codestore.Device, found bool, err error) {
+	u, err = e.store.UserByName(ctx, name)
+	if errors.Is(err, codestore.ErrNotFound) {
+		return codestore.User{}, nil, false, nil
+	}
+	if err != nil {
+		return codestore.User{}, nil, false, fmt.Errorf("policy: load user: %w", err)
+	}
+	if u.Name == "" {
+		u.Name = name
+	}
+	devs, err := e.store.Devices(ctx, u.Name)
+	if err != nil {
+		return codestore.User{}, nil, false, fmt.Errorf("policy: load devices: %w", err)
+	}
+	for _, d := range devs {
+		if d.Enabled {
+			enabled = append(enabled, d)
+		}
+	}
+	return u, enabled, true, nil
+}
+
+// codeLengths returns the valid code lengths: the digits of the enabled
+// devices and the bypass length. Unknown users and users without an
+// enabled device get the default device digits and the bypass length, so
+// the two are split (and cost) alike.
+func (e *Engine) codeLengths(found bool, enabled []codestore.Device) []int {
+	lengths := []int{e.cfg.BypassLength}
+	if !found || len(enabled) == 0 {
+		return append(lengths, defaultDeviceDigits)
+	}
+	for _, d := range enabled {
+		n := d.Digits
+		if n <= 0 {
+			n = defaultDeviceDigits
+		}
+		lengths = append(lengths, n)
+	}
+	return sortedLengths(lengths)
+}
+
+// audit writes the decision's audit event. It outlives ctx (bounded by
+// auditTimeout) so that a consumed code is always recorded; a failure is
+// logged and the decision kept.
+func (e *Engine) audit(ctx context.Context, req Request, d Decision, log hclog.Logger) {
+	ev := codestore.AuditEvent{
+		Time:   e.Now(),
+		Actor:  "client:" + req.Client,
+		Action: "auth",
+		User:   d.UserName,
+		Client: req.Client,
+		Result: d.Result.String(),
+		Reason: string(d.Reason),
+	}
+	switch {
+	case d.DeviceID != 0:
+		ev.Detail = "device=" + strconv.FormatInt(d.DeviceID, 10)
+	case d.CodeID != 0:
+		ev.Detail = "code=" + strconv.FormatInt(d.CodeID, 10)
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if err := e.store.Audit(actx, ev); err != nil {
+		log.Error("could not write audit event", "error", err, "result", ev.Result, "reason", ev.Reason)
+	}
+}
+
+// reject is a Reject decision for reason.
+func reject(reason Reason) Decision {
+	return Decision{Result: Reject, Reason: reason}
+}
+
+// rejectUser is a Reject decision for reason about user.
+func rejectUser(reason Reason, user string) Decision {
+	return Decision{Result: Reject, Reason: reason, UserName: user}
+}
+
+// withUser returns d with UserName set.
+func (d Decision) withUser(user string) Decision {
+	d.UserName = user
+	return d
+}

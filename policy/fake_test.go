@@ -1,0 +1,158 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/radgate/radgate/codestore"
+)
+
+// fakeStore is an in-memory Store that records the calls that change
+// state or check a code. fail makes a method return an error.
+type fakeStore struct {
+	mu          sync.Mutex
+	users       map[string]codestore.User
+	devices     map[string][]codestore.Device
+	deviceCodes map[int64]map[string]int64 // user id → code → device id
+	bypass      map[int64]map[string]int64 // user id → code → code id
+	failures    map[int64]int
+	fail        map[string]error // method name → error
+	calls       []string         // "verify:CODE", "consume:CODE", "record", "reset"
+	audits      []codestore.AuditEvent
+}
+
+var _ Store = (*fakeStore)(nil)
+
+func (f *fakeStore) failure(method string) error {
+	if err := f.fail[method]; err != nil {
+		return err
+	}
+	return nil
+}
+
+func (f *fakeStore) UserByName(_ context.Context, name string) (codestore.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failure("UserByName"); err != nil {
+		return codestore.User{}, err
+	}
+	u, ok := f.users[name]
+	if !ok {
+		return codestore.User{}, fmt.Errorf("user %q: %w", name, codestore.ErrNotFound)
+	}
+	return u, nil
+}
+
+func (f *fakeStore) Devices(_ context.Context, user string) ([]codestore.Device, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.failure("Devices"); err != nil {
+		return nil, err
+	}
+	return f.devices[user], nil
+}
+
+func (f *fakeStore) VerifyDeviceCode(_ context.Context, userID int64, code string) (int64, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "verify:"+code)
+	if err := f.failure("VerifyDeviceCode"); err != nil {
+		return 0, false, err
+	}
+	id, ok := f.deviceCodes[userID][code]
+	return id, ok, nil
+}
+
+func (f *fakeStore) ConsumeBypassCode(_ context.Context, userID int64, code string) (int64, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "consume:"+code)
+	if err := f.failure("ConsumeBypassCode"); err != nil {
+		return 0, false, err
+	}
+	id, ok := f.bypass[userID][code]
+	if ok {
+		delete(f.bypass[userID], code)
+	}
+	return id, ok, nil
+}
+
+func (f *fakeStore) RecordFailure(_ context.Context, userID int64, r codestore.LockoutRules) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "record")
+	if err := f.failure("RecordFailure"); err != nil {
+		return false, err
+	}
+	f.failures[userID]++
+	return f.failures[userID] >= r.MaxFailures, nil
+}
+
+func (f *fakeStore) ResetFailures(_ context.Context, userID int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "reset")
+	if err := f.failure("ResetFailures"); err != nil {
+		return err
+	}
+	f.failures[userID] = 0
+	return nil
+}
+
+func (f *fakeStore) Audit(_ context.Context, e codestore.AuditEvent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.audits = append(f.audits, e)
+	return f.failure("Audit")
+}
+
+// fakePrimary accepts user/password pairs from passwords and records every
+// call as "user:password".
+type fakePrimary struct {
+	mu        sync.Mutex
+	passwords map[string]string
+	err       error
+	calls     []string
+}
+
+func (p *fakePrimary) Authenticate(_ context.Context, user, password string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, user+":"+password)
+	if p.err != nil {
+		return false, p.err
+	}
+	want, ok := p.passwords[user]
+	return ok && want == password, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testLogger returns a trace-level logger writing to a buffer, so tests
+// can check that no secret is ever logged.
+func testLogger(t *testing.T) (hclog.Logger, *syncBuffer) {
+	t.Helper()
+	buf := &syncBuffer{}
+	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: buf}), buf
+}
