@@ -129,3 +129,16 @@ func TestAuditLogFilter(t *testing.T) {
 		t.Errorf("newest event = %+v", got[0])
 	}
 }
+
+func TestAuditLogAppendOnly(t *testing.T) {
+	db := mustOpen(t)
+	db.mustUser(t, "alice")
+	raw := rawDB(t, db)
+	if _, err := raw.Exec(`UPDATE audit_log SET actor = 'someone else'`); err == nil || !strings.Contains(err.Error(), "cannot be changed") {
+		t.Errorf("audit row rewritten with plain SQL: %v", err)
+	}
+	events, err := db.AuditLog(context.Background(), AuditFilter{})
+	if err != nil || len(events) != 1 || events[0].Actor != "root" {
+		t.Errorf("audit log = %+v, %v", events, err)
+	}
+}

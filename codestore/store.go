@@ -30,6 +30,8 @@ const (
 	// HardMaxActive is the most live codes a user can ever hold (rule 5);
 	// a schema trigger enforces it too.
 	HardMaxActive = 100
+
+	maxOpenConns = 16
 )
 
 // Options configure Open.
@@ -97,6 +99,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("codestore: open: %w", err)
 	}
+	// Bound the pool: callers beyond it wait (honouring their context)
+	// instead of each holding a connection blocked on the write lock.
+	db.SetMaxOpenConns(maxOpenConns)
 	s := &Store{db: db, now: opts.Now, rules: rules, codeKey: codeKey, devKey: devKey, rand: cryptoRand}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -158,10 +163,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers a query.
+// Ping checks that the database file answers a query.
 func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+	var v int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("codestore: ping: %w", err)
 	}
 	return nil

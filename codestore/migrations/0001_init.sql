@@ -100,3 +100,10 @@ CREATE TABLE audit_log (
 
 CREATE INDEX audit_log_time ON audit_log (time);
 CREATE INDEX audit_log_user_time ON audit_log (user_name, time);
+
+-- The audit log is append-only: rows can be pruned, never rewritten.
+CREATE TRIGGER audit_log_append_only
+BEFORE UPDATE ON audit_log
+BEGIN
+	SELECT RAISE(ABORT, 'audit log rows cannot be changed');
+END;
