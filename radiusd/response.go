@@ -1,0 +1,58 @@
+package radiusd
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"layeh.com/radius"
+)
+
+// maxAttrValue is the largest value one attribute can carry.
+const maxAttrValue = 253
+
+// encodeResponse builds a signed response to a request (step 8): the
+// Message-Authenticator first, then Reply-Message (split over several
+// attributes when longer than 253 bytes), then State when non-nil, then the
+// request's Proxy-State attributes unchanged and in order.
+func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, replyMessage string, state []byte, proxyStates [][]byte) ([]byte, error) {
+	size := headerLength + 2 + maLength
+	for rest := len(replyMessage); rest > 0; rest -= maxAttrValue {
+		size += 2 + min(rest, maxAttrValue)
+	}
+	if state != nil {
+		if len(state) > maxAttrValue {
+			return nil, fmt.Errorf("radiusd: state too long: %w", errEncode)
+		}
+		size += 2 + len(state)
+	}
+	for _, ps := range proxyStates {
+		size += 2 + len(ps)
+	}
+	if size > maxPacketLength {
+		return nil, fmt.Errorf("radiusd: response of %d bytes exceeds %d: %w", size, maxPacketLength, errEncode)
+	}
+
+	pkt := make([]byte, headerLength, size)
+	pkt[0] = byte(code)
+	pkt[1] = id
+	binary.BigEndian.PutUint16(pkt[2:4], uint16(size))
+	const maOffset = headerLength + 2
+	pkt = append(pkt, attrMessageAuth, 2+maLength)
+	pkt = append(pkt, make([]byte, maLength)...)
+	for msg := replyMessage; len(msg) > 0; {
+		n := min(len(msg), maxAttrValue)
+		pkt = append(pkt, attrReplyMessage, byte(2+n))
+		pkt = append(pkt, msg[:n]...)
+		msg = msg[n:]
+	}
+	if state != nil {
+		pkt = append(pkt, attrState, byte(2+len(state)))
+		pkt = append(pkt, state...)
+	}
+	for _, ps := range proxyStates {
+		pkt = append(pkt, attrProxyState, byte(2+len(ps)))
+		pkt = append(pkt, ps...)
+	}
+	signResponse(secret, pkt, reqAuth, maOffset)
+	return pkt, nil
+}

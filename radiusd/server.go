@@ -1,0 +1,512 @@
+package radiusd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"layeh.com/radius"
+
+	"github.com/radgate/radgate/policy"
+)
+
+// Defaults for the zero Config fields.
+const (
+	DefaultMaxInflight      = 1024
+	DefaultDuplicateWindow  = 30 * time.Second
+	DefaultMaxDuplicates    = 200000
+	DefaultChallengeTimeout = 60 * time.Second
+	DefaultMaxChallenges    = 100000
+)
+
+// Decider is the policy engine as radiusd sees it. Decide returns the
+// answer for one Access-Request; an error means it could not decide, and
+// the server answers Access-Reject (fail closed). The context is cancelled
+// when Shutdown gives up waiting.
+type Decider interface {
+	Decide(ctx context.Context, req policy.Request) (policy.Decision, error)
+}
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	// Clients is the client table; see Client and CheckClients.
+	Clients []Client
+	// MaxInflight bounds the requests processed at once; past it packets
+	// are dropped and counted. Default 1024.
+	MaxInflight int
+	// DuplicateWindow is how long a response is replayed to
+	// retransmissions. Default 30s.
+	DuplicateWindow time.Duration
+	// MaxDuplicates bounds the cached responses; the oldest is evicted
+	// first. Default 200000.
+	MaxDuplicates int
+	// ChallengeTimeout is how long a State sent in Access-Challenge stays
+	// valid. Default 60s.
+	ChallengeTimeout time.Duration
+	// MaxChallenges bounds the pending States; when full (after removing
+	// expired ones) a Challenge decision is answered with Access-Reject.
+	// Default 100000.
+	MaxChallenges int
+	// Logger receives the server's log lines. Default: a null logger.
+	Logger hclog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// reasonPolicyError is logged when the Decider fails and the request is
+// rejected without a policy reason.
+const reasonPolicyError policy.Reason = "policy_error"
+
+// Server is a RADIUS authentication server. Create it with NewServer, run
+// it with Serve, change clients with Reload and stop it with Shutdown.
+type Server struct {
+	logger hclog.Logger
+	now    func() time.Time
+
+	state      atomic.Pointer[serverState]
+	sem        chan struct{}
+	dups       *dupCache
+	challenges *challengeTable
+	unknownLog *logLimiter
+	stats      counters
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	conn     net.PacketConn
+	serving  bool
+	closing  atomic.Bool
+	loopDone chan struct{}
+	wg       sync.WaitGroup // in-flight workers
+
+	// onDrop, when set (tests), is called for every dropped datagram.
+	onDrop func(DropReason)
+}
+
+// serverState is what Reload swaps atomically.
+type serverState struct {
+	clients *clientTable
+	decider Decider
+}
+
+// NewServer checks cfg, applies defaults and returns a Server that calls d
+// for every Access-Request. It returns ErrNoDecider, or an error wrapping
+// ErrInvalidClient or ErrInvalidConfig.
+func NewServer(cfg Config, d Decider) (*Server, error) {
+	if d == nil {
+		return nil, ErrNoDecider
+	}
+	if cfg.MaxInflight < 0 || cfg.DuplicateWindow < 0 || cfg.MaxDuplicates < 0 || cfg.ChallengeTimeout < 0 || cfg.MaxChallenges < 0 {
+		return nil, fmt.Errorf("radiusd: negative limit: %w", ErrInvalidConfig)
+	}
+	table, err := newClientTable(cfg.Clients)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = DefaultMaxInflight
+	}
+	if cfg.DuplicateWindow == 0 {
+		cfg.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if cfg.MaxDuplicates == 0 {
+		cfg.MaxDuplicates = DefaultMaxDuplicates
+	}
+	if cfg.ChallengeTimeout == 0 {
+		cfg.ChallengeTimeout = DefaultChallengeTimeout
+	}
+	if cfg.MaxChallenges == 0 {
+		cfg.MaxChallenges = DefaultMaxChallenges
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		logger:     cfg.Logger,
+		now:        cfg.Now,
+		sem:        make(chan struct{}, cfg.MaxInflight),
+		dups:       newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
+		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
+		unknownLog: newLogLimiter(1, 5),
+		baseCtx:    ctx,
+		cancel:     cancel,
+	}
+	s.state.Store(&serverState{clients: table, decider: d})
+	return s, nil
+}
+
+// Serve reads requests from conn until Shutdown, then waits for in-flight
+// requests and returns nil. It does not close conn; the caller does, after
+// Serve returns. It returns ErrServing when called twice, and a wrapped
+// read error if conn fails before Shutdown.
+func (s *Server) Serve(conn net.PacketConn) error {
+	s.mu.Lock()
+	if s.serving {
+		s.mu.Unlock()
+		return ErrServing
+	}
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return nil
+	}
+	s.serving = true
+	s.conn = conn
+	s.loopDone = make(chan struct{})
+	s.mu.Unlock()
+
+	err := s.readLoop(conn)
+	close(s.loopDone)
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) readLoop(conn net.PacketConn) error {
+	buf := make([]byte, maxPacketLength)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if s.closing.Load() {
+			return nil
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("radiusd: read: %w", err)
+		}
+		s.handlePacket(conn, buf[:n], from)
+	}
+}
+
+// Reload swaps the client table and the Decider atomically; the socket and
+// requests in flight are untouched (SIGHUP). An invalid client list or a
+// nil Decider is refused with an error log line and the old state kept;
+// use CheckClients first to report errors.
+func (s *Server) Reload(clients []Client, d Decider) {
+	if d == nil {
+		s.logger.Error("reload refused", "error", ErrNoDecider)
+		return
+	}
+	table, err := newClientTable(clients)
+	if err != nil {
+		s.logger.Error("reload refused", "error", err)
+		return
+	}
+	s.state.Store(&serverState{clients: table, decider: d})
+	s.logger.Info("reloaded", "clients", len(clients))
+}
+
+// Shutdown stops reading, waits for in-flight requests to be answered and
+// makes Serve return nil. If ctx ends first, it cancels the Deciders'
+// context and returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing.Store(true)
+	conn, loopDone := s.conn, s.loopDone
+	s.mu.Unlock()
+	if conn == nil {
+		s.cancel()
+		return nil
+	}
+	// Wake the read loop; the closing flag makes it exit.
+	if err := conn.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		s.logger.Warn("cannot interrupt read", "error", err)
+	}
+	select {
+	case <-loopDone:
+	case <-ctx.Done():
+		s.cancel()
+		return ctx.Err()
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		return ctx.Err()
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	return s.stats.snapshot()
+}
+
+func (s *Server) drop(r dropIndex) {
+	s.stats.dropped[r].Add(1)
+	if s.onDrop != nil {
+		s.onDrop(dropReasons[r])
+	}
+}
+
+// sourceAddr returns the unmapped source address and port of from.
+func sourceAddr(from net.Addr) (netip.AddrPort, bool) {
+	if u, ok := from.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), ap.Addr().IsValid()
+	}
+	if from == nil {
+		return netip.AddrPort{}, false
+	}
+	ap, err := netip.ParseAddrPort(from.String())
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), true
+}
+
+// handlePacket runs steps 1–5 of the pipeline on the read loop and hands
+// the request to a worker. b is only valid during the call.
+func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
+	s.stats.received.Add(1)
+
+	// 1. Sanity, from the header and TLVs alone. No reply.
+	info, err := scanPacket(b)
+	if err != nil {
+		if errors.Is(err, errUnsupportedCode) {
+			s.drop(dropUnsupportedCode)
+		} else {
+			s.drop(dropMalformed)
+		}
+		return
+	}
+	pkt := b[:info.length]
+
+	// 2. Client lookup.
+	src, ok := sourceAddr(from)
+	st := s.state.Load()
+	var c *Client
+	if ok {
+		c = st.clients.lookup(src.Addr())
+	}
+	if c == nil {
+		s.drop(dropUnknownClient)
+		if allowed, suppressed := s.unknownLog.allow(s.now()); allowed {
+			s.logger.Warn("packet from unknown client dropped", "src", addrString(from), "suppressed", suppressed)
+		}
+		return
+	}
+
+	// 3. Message-Authenticator.
+	if info.maCount > 1 || info.maBadLen {
+		s.drop(dropBadAuthenticator)
+		return
+	}
+	if info.maOffset >= 0 {
+		if !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset) {
+			s.drop(dropBadAuthenticator)
+			s.logger.Debug("bad message-authenticator", "client", c.Name, "src", src.String())
+			return
+		}
+	} else if c.RequireMessageAuthenticator || info.code == radius.CodeStatusServer || info.eap || (info.proxyState && !c.Proxy) {
+		s.drop(dropMissingAuthenticator)
+		return
+	}
+
+	// Status-Server (RFC 5997): answered at once, never decided or cached.
+	if info.code == radius.CodeStatusServer {
+		s.answerStatusServer(conn, c, pkt, from)
+		return
+	}
+
+	// 4. Duplicate cache, only after the authenticator check.
+	key := dupKey{src: src, id: pkt[1]}
+	copy(key.auth[:], pkt[4:headerLength])
+	cached, state := s.dups.begin(key, s.now())
+	switch state {
+	case dupInFlight:
+		s.drop(dropDuplicateInFlight)
+		return
+	case dupDone:
+		if cached == nil {
+			s.drop(dropDuplicate)
+			return
+		}
+		s.stats.replayed.Add(1)
+		if _, err := conn.WriteTo(cached, from); err != nil {
+			s.logger.Warn("write failed", "client", c.Name, "error", err)
+		}
+		return
+	}
+
+	// 5. Bounded work.
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		s.dups.abort(key)
+		s.drop(dropOverload)
+		return
+	}
+	own := append([]byte(nil), pkt...)
+	s.wg.Add(1)
+	go s.process(conn, st, c, own, from, src, key)
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// answerStatusServer sends Access-Accept to a verified Status-Server.
+func (s *Server) answerStatusServer(conn net.PacketConn, c *Client, pkt []byte, from net.Addr) {
+	var proxyStates [][]byte
+	for off := headerLength; off < len(pkt); off += int(pkt[off+1]) {
+		if pkt[off] == attrProxyState {
+			proxyStates = append(proxyStates, pkt[off+2:off+int(pkt[off+1])])
+		}
+	}
+	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.Secret, "", nil, proxyStates)
+	if err != nil {
+		s.drop(dropEncodeFailed)
+		s.logger.Error("cannot encode status-server response", "client", c.Name, "error", err)
+		return
+	}
+	s.stats.statusServer.Add(1)
+	if _, err := conn.WriteTo(resp, from); err != nil {
+		s.logger.Warn("write failed", "client", c.Name, "error", err)
+	}
+}
+
+// process runs steps 6–10 for one Access-Request on a worker goroutine.
+func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []byte, from net.Addr, src netip.AddrPort, key dupKey) {
+	start := time.Now()
+	finished, released := false, false
+	release := func() {
+		if !released {
+			released = true
+			<-s.sem
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("request handler panicked", "client", c.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			if !finished {
+				// Cache the drop so a retransmission is not processed twice.
+				s.dups.finish(key, nil, s.now())
+			}
+			release()
+			s.drop(dropPanic)
+		}
+		release()
+		s.wg.Done()
+	}()
+	finish := func(resp []byte) {
+		finished = true
+		s.dups.finish(key, resp, s.now())
+	}
+	dropRequest := func(r dropIndex) {
+		finish(nil)
+		release()
+		s.drop(r)
+	}
+
+	p, err := radius.Parse(pkt, c.Secret)
+	if err != nil { // scanPacket accepted it; this is a bug, fail closed
+		dropRequest(dropMalformed)
+		return
+	}
+	pr, err := s.buildRequest(c, p, src.Addr().String(), s.now())
+	if err != nil {
+		dropRequest(dropMalformedPassword)
+		s.logger.Warn("malformed user-password dropped", "client", c.Name, "src", src.String())
+		return
+	}
+	s.stats.requests.Add(1)
+
+	dec, err := st.decider.Decide(s.baseCtx, pr.req)
+	if err != nil {
+		s.stats.decideErr.Add(1)
+		s.logger.Error("policy failed, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
+		dec = policy.Decision{Result: policy.Reject, Reason: reasonPolicyError, UserName: pr.req.UserName}
+	}
+
+	code := radius.CodeAccessReject
+	var state []byte
+	switch dec.Result {
+	case policy.Accept:
+		code = radius.CodeAccessAccept
+	case policy.Challenge:
+		user := dec.UserName
+		if user == "" {
+			user = pr.req.UserName
+		}
+		state, err = s.challenges.add(c.Name, pr.req.UserName, user, s.now())
+		if err != nil {
+			s.logger.Error("cannot issue challenge, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
+			dec = policy.Decision{Result: policy.Reject, Reason: dec.Reason, UserName: dec.UserName}
+			state = nil
+		} else {
+			code = radius.CodeAccessChallenge
+		}
+	default:
+		dec.Result = policy.Reject
+	}
+
+	resp, err := encodeResponse(code, p.Identifier, p.Authenticator[:], c.Secret, dec.ReplyMessage, state, pr.proxyStates)
+	if err != nil {
+		dropRequest(dropEncodeFailed)
+		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)
+		return
+	}
+	finish(resp)
+	switch code {
+	case radius.CodeAccessAccept:
+		s.stats.accepts.Add(1)
+	case radius.CodeAccessChallenge:
+		s.stats.challenges.Add(1)
+	default:
+		s.stats.rejects.Add(1)
+	}
+	s.logDecision(c, src, pr.req, dec, time.Since(start))
+	// The work is done: free the slot before the reply can prompt the
+	// NAS's next request.
+	release()
+	if _, err := conn.WriteTo(resp, from); err != nil {
+		s.logger.Warn("write failed", "client", c.Name, "error", err)
+	}
+}
+
+// logDecision writes the one line per decision. It never logs the
+// password, code, State or secret.
+func (s *Server) logDecision(c *Client, src netip.AddrPort, req policy.Request, dec policy.Decision, d time.Duration) {
+	user := dec.UserName
+	if user == "" {
+		user = req.UserName
+	}
+	args := []interface{}{
+		"client", c.Name,
+		"src", src.String(),
+		"user", user,
+		"auth_type", req.AuthType.String(),
+		"result", dec.Result.String(),
+		"reason", string(dec.Reason),
+	}
+	if dec.DeviceID != 0 {
+		args = append(args, "device_id", dec.DeviceID)
+	}
+	if dec.CodeID != 0 {
+		args = append(args, "code_id", dec.CodeID)
+	}
+	args = append(args, "duration", d)
+	s.logger.Info("decision", args...)
+}
