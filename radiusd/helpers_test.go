@@ -115,6 +115,12 @@ func newHarness(t *testing.T, cfg Config, d Decider) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveHarness(t, pc, cfg, d)
+}
+
+// serveHarness serves on pc, which it closes at cleanup.
+func serveHarness(t *testing.T, pc net.PacketConn, cfg Config, d Decider) *harness {
+	t.Helper()
 	srv, err := NewServer(cfg, d)
 	if err != nil {
 		t.Fatal(err)

@@ -186,8 +186,20 @@ func (s *Server) readLoop(conn net.PacketConn) error {
 			}
 			return fmt.Errorf("radiusd: read: %w", err)
 		}
-		s.handlePacket(conn, buf[:n], from)
+		s.safeHandlePacket(conn, buf[:n], from)
 	}
+}
+
+// safeHandlePacket runs handlePacket, turning a panic into a logged drop
+// so one datagram cannot stop the read loop.
+func (s *Server) safeHandlePacket(conn net.PacketConn, b []byte, from net.Addr) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("packet handler panicked", "src", addrString(from), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.drop(dropPanic)
+		}
+	}()
+	s.handlePacket(conn, b, from)
 }
 
 // Reload swaps the client table and the Decider atomically; the socket and

@@ -793,3 +793,26 @@ func TestNewServerErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestMostSpecificClientIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	netSecret, hostSecret := []byte("v6-net-secret"), []byte("v6-host-secret")
+	d := &fakeDecider{}
+	h := serveHarness(t, pc, Config{Clients: []Client{
+		testClient("v6-net", "::/0", netSecret),
+		testClient("v6-host", "::1/128", hostSecret),
+		testClient("v4-host", "127.0.0.1/32", netSecret),
+	}}, d)
+	conn := h.dial("[::1]:0")
+	req := encodeReq(t, newRequest(t, hostSecret, "alice", "pw"), true)
+	checkResponse(t, exchange(t, conn, req), req, hostSecret, radius.CodeAccessAccept)
+	if calls := d.Calls(); len(calls) != 1 || calls[0].Client != "v6-host" || calls[0].ClientAddr != "::1" {
+		t.Errorf("calls = %+v, want one for v6-host from ::1", calls)
+	}
+	send(t, conn, encodeReq(t, newRequest(t, netSecret, "alice", "pw"), true))
+	h.expectDrop(DropBadAuthenticator)
+	expectSilence(t, conn)
+}
