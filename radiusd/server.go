@@ -161,6 +161,11 @@ func (s *Server) Serve(conn net.PacketConn) error {
 		s.mu.Unlock()
 		return nil
 	}
+	// Clear any deadline the caller left: only Shutdown sets one.
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("radiusd: clear read deadline: %w", err)
+	}
 	s.serving = true
 	s.conn = conn
 	s.loopDone = make(chan struct{})

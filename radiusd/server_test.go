@@ -816,3 +816,38 @@ func TestMostSpecificClientIPv6(t *testing.T) {
 	h.expectDrop(DropBadAuthenticator)
 	expectSilence(t, conn)
 }
+
+func TestShutdownBeforeServe(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	srv, err := NewServer(Config{}, &fakeDecider{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := srv.Serve(pc); err != nil {
+		t.Errorf("Serve after Shutdown = %v, want nil", err)
+	}
+}
+
+func TestServeReturnsReadError(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{}, &fakeDecider{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(pc) }()
+	pc.Close()
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve on a closed socket = %v, want net.ErrClosed", err)
+	}
+}
