@@ -74,7 +74,8 @@ type Server struct {
 	sem        chan struct{}
 	dups       *dupCache
 	challenges *challengeTable
-	unknownLog *logLimiter
+	unknownLog *logLimiter // packets from unknown sources
+	authLog    *logLimiter // packets failing the Message-Authenticator rules
 	stats      counters
 
 	baseCtx context.Context
@@ -140,6 +141,7 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 		dups:       newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
 		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
 		unknownLog: newLogLimiter(1, 5),
+		authLog:    newLogLimiter(1, 5),
 		baseCtx:    ctx,
 		cancel:     cancel,
 	}
@@ -323,18 +325,18 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	}
 
 	// 3. Message-Authenticator.
-	if info.maCount > 1 || info.maBadLen {
+	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset)) {
 		s.drop(dropBadAuthenticator)
+		if allowed, suppressed := s.authLog.allow(s.now()); allowed {
+			s.logger.Warn("bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
+		}
 		return
 	}
-	if info.maOffset >= 0 {
-		if !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset) {
-			s.drop(dropBadAuthenticator)
-			s.logger.Debug("bad message-authenticator", "client", c.Name, "src", src.String())
-			return
-		}
-	} else if c.RequireMessageAuthenticator || info.code == radius.CodeStatusServer || info.eap || (info.proxyState && !c.Proxy) {
+	if info.maOffset < 0 && (c.RequireMessageAuthenticator || info.code == radius.CodeStatusServer || info.eap || (info.proxyState && !c.Proxy)) {
 		s.drop(dropMissingAuthenticator)
+		if allowed, suppressed := s.authLog.allow(s.now()); allowed {
+			s.logger.Warn("request without message-authenticator dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
+		}
 		return
 	}
 
