@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/radgate/radgate/codestore"
+	"github.com/radgate/radgate/config"
+	"github.com/radgate/radgate/radiusd"
+)
+
+// defaultConfigPath is used when neither -config nor RADGATE_CONFIG is set.
+const defaultConfigPath = "/etc/radgate/config.hcl"
+
+// janitorInterval is how often expired codes are deleted (DESIGN.md rule 7:
+// within a minute).
+const janitorInterval = time.Minute
+
+// shutdownTimeout bounds how long in-flight requests may take to finish.
+const shutdownTimeout = 10 * time.Second
+
+// Main is the running program: its flags, config and the components it
+// wired together.
+type Main struct {
+	ConfigPath  string
+	CheckOnly   bool
+	ShowVersion bool
+	// Stderr receives the log. Default os.Stderr.
+	Stderr io.Writer
+
+	cfg     *config.Config
+	log     hclog.Logger
+	store   *codestore.Store
+	server  *radiusd.Server
+	conn    net.PacketConn
+	stop    context.CancelFunc
+	serveCh chan error
+}
+
+// NewMain returns a Main with its defaults.
+func NewMain() *Main {
+	return &Main{Stderr: os.Stderr, serveCh: make(chan error, 1)}
+}
+
+// ParseFlags reads the command line.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("radiusd", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	path := os.Getenv("RADGATE_CONFIG")
+	if path == "" {
+		path = defaultConfigPath
+	}
+	fs.StringVar(&m.ConfigPath, "config", path, "config file (env RADGATE_CONFIG)")
+	fs.BoolVar(&m.CheckOnly, "check", false, "check the config and the store, then exit")
+	fs.BoolVar(&m.ShowVersion, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Check loads the config, opens the store and builds every component
+// without serving, so that -check fails for anything Run would fail on.
+func (m *Main) Check(ctx context.Context) error {
+	cfg, err := config.Load(m.ConfigPath)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, err = newEngine(cfg, store, hclog.NewNullLogger())
+	return err
+}
+
+// Run loads the config, opens the store, binds the socket and starts
+// serving in the background. It returns once the server is listening.
+func (m *Main) Run(ctx context.Context) error {
+	cfg, err := config.Load(m.ConfigPath)
+	if err != nil {
+		return err
+	}
+	m.cfg = cfg
+	m.log = newLogger(cfg, m.Stderr)
+
+	m.store, err = openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	engine, err := newEngine(cfg, m.store, m.log.Named("policy"))
+	if err != nil {
+		return err
+	}
+	m.server, err = radiusd.NewServer(serverConfig(cfg, m.log.Named("radius")), engine)
+	if err != nil {
+		return err
+	}
+	m.conn, err = net.ListenPacket("udp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	janitorCtx, stop := context.WithCancel(context.Background())
+	m.stop = stop
+	go m.store.RunJanitor(janitorCtx, janitorInterval, m.log.Named("janitor"))
+	go func() { m.serveCh <- m.server.Serve(m.conn) }()
+
+	m.log.Info("listening", "addr", m.conn.LocalAddr().String(), "config", cfg.File,
+		"clients", len(cfg.Clients), "primary", cfg.Primary.Backend, "version", version)
+	return nil
+}
+
+// Done delivers an error if the server stops serving on its own.
+func (m *Main) Done() <-chan error { return m.serveCh }
+
+// Reload re-reads the config file and swaps in its clients and policy.
+// A config that does not load leaves the running one in place. Settings
+// that need the socket or the store (listen, store, max_inflight,
+// duplicate_window) take effect at the next restart.
+func (m *Main) Reload() {
+	cfg, err := config.Load(m.ConfigPath)
+	if err != nil {
+		m.log.Error("reload failed, keeping the running config", "error", err)
+		return
+	}
+	engine, err := newEngine(cfg, m.store, m.log.Named("policy"))
+	if err != nil {
+		m.log.Error("reload failed, keeping the running config", "error", err)
+		return
+	}
+	if cfg.Listen != m.cfg.Listen || cfg.Store != m.cfg.Store {
+		m.log.Warn("listen and store changes take effect at the next restart")
+	}
+	m.server.Reload(radiusClients(cfg), engine)
+	m.cfg = cfg
+	m.log.Info("reloaded", "clients", len(cfg.Clients))
+}
+
+// Close stops reading, lets in-flight requests finish and closes the store.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		errs = append(errs, m.server.Shutdown(ctx))
+		cancel()
+	}
+	if m.conn != nil {
+		if err := m.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.stop != nil {
+		m.stop()
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+	}
+	if m.log != nil {
+		m.log.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
