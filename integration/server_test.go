@@ -1,0 +1,84 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"layeh.com/radius"
+)
+
+func TestCheckFlag(t *testing.T) {
+	e := newEnv(t, settings{})
+	out, err := exec.Command(filepath.Join(binDir, "radiusd"), "-check", "-config", e.config).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "config ok" {
+		t.Fatalf("-check on a good config: %v\n%s", err, out)
+	}
+
+	bad := filepath.Join(e.dir, "bad.hcl")
+	os.WriteFile(bad, []byte("listen = \"127.0.0.1:0\"\nduplicate_window = \"soon\"\n"), 0o600)
+	out, err = exec.Command(filepath.Join(binDir, "radiusd"), "-check", "-config", bad).CombinedOutput()
+	if exitErr, ok := err.(*exec.ExitError); !ok || exitErr.ExitCode() == 0 {
+		t.Fatalf("-check on a bad config exited %v", err)
+	}
+	if !strings.Contains(string(out), "bad.hcl:2") {
+		t.Fatalf("-check does not name file and line:\n%s", out)
+	}
+
+	out, err = exec.Command(filepath.Join(binDir, "radiusd"), "-version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "radiusd ") {
+		t.Fatalf("-version: %v %s", err, out)
+	}
+}
+
+func TestSIGHUPReloadsClients(t *testing.T) {
+	e := newEnv(t, settings{})
+	e.addUser("alice", password)
+	e.enrolTOTP("alice")
+	e.start()
+	if got := e.login("alice", password); got != radius.CodeAccessChallenge {
+		t.Fatalf("before reload: %v", got)
+	}
+
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const newSecret = "rotated-secret-77"
+	cfg = []byte(strings.Replace(string(cfg), testSecret, newSecret, 1))
+	if err := os.WriteFile(e.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cmd.Process.Signal(syscall.SIGHUP)
+	e.waitLog(regexp.MustCompile(`reloaded`))
+
+	if r, _ := exchangeRaw(e.addr, encodeSigned(t, request(t, testSecret, "alice", pw(password))), silence); r != nil {
+		t.Fatal("the old secret still works after reload")
+	}
+	raw := encodeSigned(t, request(t, newSecret, "alice", pw(password)))
+	if r := send(t, e.addr, newSecret, raw, silence*4); r == nil || r.Code != radius.CodeAccessChallenge {
+		t.Fatalf("the new secret does not work after reload: %v", r)
+	}
+}
+
+func TestExampleConfigRuns(t *testing.T) {
+	src, err := os.ReadFile("../config.hcl.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, settings{})
+	// The example listens on 127.0.0.1:1812; take any free port instead so
+	// that tests never collide with a running server.
+	cfg := regexp.MustCompile(`(?m)^listen\s*=.*$`).ReplaceAllString(string(src), `listen = "127.0.0.1:0"`)
+	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	if _, err := os.Stat(filepath.Join(e.dir, "radgate.db")); err != nil {
+		t.Fatalf("store not created beside the config: %v", err)
+	}
+}
