@@ -68,10 +68,10 @@ type env struct {
 	dir    string
 	config string
 
-	addr string       // radiusd's UDP address once started
-	cmd  *exec.Cmd    // running radiusd
-	log  *syncBuffer  // radiusd's stderr
-	done chan error   // radiusd's exit
+	addr string      // radiusd's UDP address once started
+	cmd  *exec.Cmd   // running radiusd
+	log  *syncBuffer // radiusd's stderr
+	done chan error  // radiusd's exit
 }
 
 // settings are config fragments a test changes from the defaults.
