@@ -181,7 +181,7 @@ func (s *Store) BypassCodes(ctx context.Context, user string) ([]BypassCode, err
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+bypassColumns+` FROM bypass_codes
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+bypassColumns+` FROM bypass_codes
 		WHERE user_id = ? AND `+liveCode+` ORDER BY id`, u.ID, s.now().Unix())
 	if err != nil {
 		return nil, fmt.Errorf("codestore: bypass codes: %w", err)
@@ -294,8 +294,8 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 	if !allDigits(code) || len(code) < 6 || len(code) > 16 {
 		return 0, false, nil
 	}
-	err = s.update(ctx, func(tx *dbTx) error {
-		codeID, ok, err = s.consume(ctx, tx, userID, code)
+	err = s.batch.do(ctx, func(tx *dbTx) error {
+		codeID, ok, err = s.consume(tx.ctx, tx, userID, code)
 		return err
 	})
 	if err != nil {
@@ -307,10 +307,7 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 func (s *Store) consume(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
 	now := tx.now.Unix()
 	var id int64
-	err := tx.QueryRowContext(ctx, `UPDATE bypass_codes
-		SET uses_left = uses_left - 1, last_used_at = ?
-		WHERE user_id = ? AND code_hash = ? AND `+liveCode+` AND (uses_left IS NULL OR uses_left > 0)
-		RETURNING id`, now, userID, s.codeHash(userID, code), now).Scan(&id)
+	err := tx.StmtContext(ctx, s.wstmts.consume).QueryRowContext(ctx, now, userID, s.codeHash(userID, code), now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

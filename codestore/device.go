@@ -77,11 +77,20 @@ func (s *Store) AddDevice(ctx context.Context, user string, nd NewDevice, admin 
 
 // Devices lists a user's devices; ErrNotFound when there is no such user.
 func (s *Store) Devices(ctx context.Context, user string) ([]Device, error) {
-	u, err := s.UserByName(ctx, user)
-	if err != nil {
+	out, err := s.devices(ctx, user)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	// No rows: a user without devices, or no such user.
+	if _, err := s.UserByName(ctx, user); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE user_id = ? ORDER BY id`, u.ID)
+	return nil, nil
+}
+
+// devices reads the devices of the named user in one prepared join.
+func (s *Store) devices(ctx context.Context, user string) ([]Device, error) {
+	rows, err := s.stmts.devicesOfName.QueryContext(ctx, user)
 	if err != nil {
 		return nil, fmt.Errorf("codestore: devices: %w", err)
 	}
@@ -128,7 +137,7 @@ func (s *Store) RemoveDevice(ctx context.Context, user string, id int64, admin s
 // device (rule 3).
 func (s *Store) HasEnabledDevice(ctx context.Context, userID int64) (bool, error) {
 	var ok bool
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ? AND enabled = 1)`, userID).Scan(&ok)
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ? AND enabled = 1)`, userID).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("codestore: has enabled device: %w", err)
 	}
@@ -146,8 +155,8 @@ func (s *Store) VerifyDeviceCode(ctx context.Context, userID int64, code string)
 	if !allDigits(code) || len(code) > 8 {
 		return 0, false, nil
 	}
-	err = s.update(ctx, func(tx *dbTx) error {
-		deviceID, ok, err = s.verifyDeviceCode(ctx, tx, userID, code)
+	err = s.batch.do(ctx, func(tx *dbTx) error {
+		deviceID, ok, err = s.verifyDeviceCode(tx.ctx, tx, userID, code)
 		return err
 	})
 	if err != nil {
@@ -167,8 +176,7 @@ type deviceState struct {
 }
 
 func (s *Store) verifyDeviceCode(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, type, secret_enc, digits, period, counter, last_step
-		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`, userID)
+	rows, err := tx.StmtContext(ctx, s.wstmts.deviceStates).QueryContext(ctx, userID)
 	if err != nil {
 		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
 	}
