@@ -9,9 +9,9 @@ import (
 // Hot-path statements, prepared once at Open. database/sql keeps one
 // prepared copy per pooled connection, so a steady server parses none.
 const (
-	qUserByName     = `SELECT ` + userColumns + ` FROM users WHERE name = ?`
-	qPasswordHash   = `SELECT password_hash FROM users WHERE name = ?`
-	qDevicesOfName  = `SELECT d.id, d.user_id, d.type, d.label, d.digits, d.period, d.enabled, d.created_at, d.last_used_at
+	qUserByName    = `SELECT ` + userColumns + ` FROM users WHERE name = ?`
+	qPasswordHash  = `SELECT password_hash FROM users WHERE name = ?`
+	qDevicesOfName = `SELECT d.id, d.user_id, d.type, d.label, d.digits, d.period, d.enabled, d.created_at, d.last_used_at
 		FROM devices d JOIN users u ON u.id = d.user_id WHERE u.name = ? ORDER BY d.id`
 	qConsume = `UPDATE bypass_codes
 		SET uses_left = uses_left - 1, last_used_at = ?
