@@ -46,7 +46,7 @@ func TestDefault(t *testing.T) {
 		MaxInflight:     1024,
 		DuplicateWindow: 30 * time.Second,
 		Store:           Store{Path: "/var/lib/radgate/radgate.db", KeyFile: "/var/lib/radgate/radgate.key"},
-		Primary:         Primary{Backend: "local"},
+		Primary:         Primary{Backend: "local", Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		Policy: Policy{
 			RequireEnrolledDevice: true,
 			Failmode:              "secure",
@@ -177,7 +177,7 @@ func TestParseFull(t *testing.T) {
 				RequireMessageAuthenticator: true,
 			},
 		},
-		Primary: Primary{Backend: "ldap", PassThroughAttributes: []string{"Class", "Filter-Id"}},
+		Primary: Primary{Backend: "ldap", PassThroughAttributes: []string{"Class", "Filter-Id"}, Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		LDAP: &LDAP{
 			URL:          "ldap://dc1.corp.example:389",
 			StartTLS:     true,

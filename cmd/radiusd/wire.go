@@ -25,10 +25,12 @@ func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {
 	})
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (*codestore.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*codestore.Store, error) {
 	return codestore.Open(ctx, codestore.Options{
-		Path:    cfg.Store.Path,
-		KeyFile: cfg.Store.KeyFile,
+		Path:       cfg.Store.Path,
+		KeyFile:    cfg.Store.KeyFile,
+		AsyncAudit: true,
+		Logger:     log,
 		Codes: codestore.CodeRules{
 			Length:    cfg.BypassCodes.Length,
 			MaxActive: cfg.BypassCodes.MaxActive,
@@ -40,11 +42,21 @@ func openStore(ctx context.Context, cfg *config.Config) (*codestore.Store, error
 func newPrimary(cfg *config.Config, store *codestore.Store) (primary.Authenticator, error) {
 	switch cfg.Primary.Backend {
 	case "local":
-		return primary.NewLocal(store, primary.DefaultArgon2), nil
+		return primary.NewLocal(store, argon2Params(cfg.Primary.Argon2)), nil
 	case "none":
 		return primary.None{}, nil
 	}
 	return nil, fmt.Errorf("primary backend %q is not available in this build", cfg.Primary.Backend)
+}
+
+// argon2Params are the configured argon2id costs; zero fields (a config
+// not built by config.Load) keep primary.DefaultArgon2's.
+func argon2Params(a config.Argon2) primary.Argon2Params {
+	p := primary.DefaultArgon2
+	if a.MemoryKiB > 0 && a.Time > 0 && a.Threads > 0 {
+		p.Memory, p.Time, p.Threads = a.MemoryKiB, a.Time, a.Threads
+	}
+	return p
 }
 
 func newEngine(cfg *config.Config, store *codestore.Store, log hclog.Logger) (*policy.Engine, error) {
