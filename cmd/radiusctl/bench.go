@@ -51,6 +51,9 @@ code.`,
 			if cfg.Count == 0 && cfg.Duration == 0 {
 				return usagef("bench: give --count, --duration or both")
 			}
+			if cfg.Concurrency < 1 {
+				return usagef("bench: --concurrency must be at least 1")
+			}
 			cfg.Secret = []byte(secret)
 			if secretFile != "" {
 				b, err := os.ReadFile(secretFile)
