@@ -75,6 +75,12 @@ func recordFailure(ctx context.Context, tx *dbTx, userID int64, r LockoutRules) 
 // still in force is kept; an expired one is cleared. A user with nothing to
 // clear is left untouched (no row is written).
 func (s *Store) ResetFailures(ctx context.Context, userID int64) error {
+	// The common case, nothing to clear, costs one read and no write.
+	var dirty bool
+	err := s.stmts.needsReset.QueryRowContext(ctx, userID).Scan(&dirty)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !dirty) {
+		return nil
+	}
 	return s.batch.do(ctx, func(tx *dbTx) error {
 		_, err := tx.StmtContext(tx.ctx, s.wstmts.resetFailures).ExecContext(tx.ctx, tx.now.Unix(), tx.now.Unix(), userID)
 		if err != nil {

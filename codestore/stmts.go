@@ -23,13 +23,14 @@ const (
 			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
 			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END
 			WHERE id = ? AND (failures <> 0 OR failure_start IS NOT NULL OR locked = 1)`
+	qNeedsReset   = `SELECT failures <> 0 OR failure_start IS NOT NULL OR locked = 1 FROM users WHERE id = ?`
 	qDeviceStates = `SELECT id, type, secret_enc, digits, period, counter, last_step
 		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`
 )
 
 // readStmts are the prepared statements of the read pool.
 type readStmts struct {
-	userByName, passwordHash, devicesOfName *sql.Stmt
+	userByName, passwordHash, devicesOfName, needsReset *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -40,6 +41,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.userByName, qUserByName},
 		{&r.passwordHash, qPasswordHash},
 		{&r.devicesOfName, qDevicesOfName},
+		{&r.needsReset, qNeedsReset},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -52,7 +54,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() {
-	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName} {
+	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName, r.needsReset} {
 		if st != nil {
 			st.Close()
 		}
