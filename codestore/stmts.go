@@ -23,6 +23,7 @@ const (
 			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
 			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END
 			WHERE id = ? AND (failures <> 0 OR failure_start IS NOT NULL OR locked = 1)`
+	qCodeExists   = `SELECT EXISTS (SELECT 1 FROM bypass_codes WHERE user_id = ? AND code_hash = ?)`
 	qNeedsReset   = `SELECT failures <> 0 OR failure_start IS NOT NULL OR locked = 1 FROM users WHERE id = ?`
 	qDeviceStates = `SELECT id, type, secret_enc, digits, period, counter, last_step
 		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`
@@ -30,7 +31,7 @@ const (
 
 // readStmts are the prepared statements of the read pool.
 type readStmts struct {
-	userByName, passwordHash, devicesOfName, needsReset *sql.Stmt
+	userByName, passwordHash, devicesOfName, needsReset, deviceStates, codeExists *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -42,6 +43,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.passwordHash, qPasswordHash},
 		{&r.devicesOfName, qDevicesOfName},
 		{&r.needsReset, qNeedsReset},
+		{&r.deviceStates, qDeviceStates},
+		{&r.codeExists, qCodeExists},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -54,7 +57,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() {
-	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName, r.needsReset} {
+	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName, r.needsReset, r.deviceStates, r.codeExists} {
 		if st != nil {
 			st.Close()
 		}
@@ -64,7 +67,7 @@ func (r *readStmts) close() {
 // writeStmts are the prepared statements of the group-commit writer, used
 // inside its transactions through Tx.StmtContext.
 type writeStmts struct {
-	consume, insertAudit, resetFailures, deviceStates *sql.Stmt
+	consume, insertAudit, resetFailures *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -75,7 +78,6 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.consume, qConsume},
 		{&w.insertAudit, qInsertAudit},
 		{&w.resetFailures, qResetFailures},
-		{&w.deviceStates, qDeviceStates},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -88,7 +90,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (w *writeStmts) close() {
-	for _, st := range []*sql.Stmt{w.consume, w.insertAudit, w.resetFailures, w.deviceStates} {
+	for _, st := range []*sql.Stmt{w.consume, w.insertAudit, w.resetFailures} {
 		if st != nil {
 			st.Close()
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -40,6 +41,10 @@ type Local struct {
 	dummy string
 	// kdf is argon2.IDKey; tests replace it to count derivations.
 	kdf kdfFunc
+	// slots bounds the hashes computed at once to GOMAXPROCS: more would
+	// not finish sooner, and each holds the configured memory (19 MiB by
+	// default), so concurrent logins must not multiply it.
+	slots chan struct{}
 }
 
 var _ Authenticator = (*Local)(nil)
@@ -60,10 +65,11 @@ func NewLocal(h HashLookup, p Argon2Params) *Local {
 		// would make the dummy path cheap, so fail loudly instead.
 		panic(fmt.Sprintf("primary: make dummy hash: %v", err))
 	}
-	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey}
+	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
-// Authenticate reports whether password is user's local password. An
+// Authenticate reports whether password is user's local password. At most
+// GOMAXPROCS hashes run at once; a caller waits for a slot (or its ctx). An
 // unknown user, a user without a password hash and an empty password are
 // rejected after verifying the dummy hash, so they take as long as a wrong
 // password. A lookup failure or a malformed stored hash is an error
@@ -72,6 +78,12 @@ func (l *Local) Authenticate(ctx context.Context, user, password string) (bool, 
 	encoded, err := l.hashes.PasswordHash(ctx, user)
 	if err != nil {
 		return false, fmt.Errorf("%w: look up password hash: %w", ErrUnavailable, err)
+	}
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+	case <-ctx.Done():
+		return false, fmt.Errorf("%w: waiting to hash: %w", ErrUnavailable, ctx.Err())
 	}
 	if encoded == "" || password == "" {
 		l.burn(password)
