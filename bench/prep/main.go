@@ -132,11 +132,28 @@ func setup(cfgPath string, n int, out string) error {
 // every user, round by round, so that each is accepted once, in order.
 // It first waits for a new 30s step if the current one ends within
 // `within`.
+//
+// A run may have spent codes up to the step after the one it was made
+// at (kept in out/totp.step), which makes every older code a replay: so
+// it also waits until that step is behind now-1.
 func writeTOTP(n int, out string, within time.Duration) error {
+	stepFile := filepath.Join(out, "totp.step")
+	var last int64 = -1 << 62
+	if b, err := os.ReadFile(stepFile); err == nil {
+		fmt.Sscan(string(b), &last)
+	}
 	now := time.Now()
-	if left := 30*time.Second - now.Sub(now.Truncate(30*time.Second)); left < within {
+	for i := 0; i < 10; i++ {
+		step := now.Unix() / 30
+		left := 30*time.Second - now.Sub(now.Truncate(30*time.Second))
+		if step-1 > last+1 && left >= within {
+			break
+		}
 		time.Sleep(left + 100*time.Millisecond)
 		now = time.Now()
+	}
+	if err := os.WriteFile(stepFile, []byte(fmt.Sprint(now.Unix()/30)), 0o600); err != nil {
+		return err
 	}
 	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 	enc := base32.StdEncoding.WithPadding(base32.NoPadding)
