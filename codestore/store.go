@@ -55,14 +55,17 @@ type Options struct {
 	// radiusd or radiusctl process); default 5s.
 	BusyTimeout time.Duration
 	// AsyncAudit makes Audit queue the event for a background writer
-	// instead of committing it before returning (radiusd sets it). The
-	// queue holds AuditQueue events (0: DefaultAuditQueue); when it is full
-	// Audit waits up to AuditWait (0: DefaultAuditWait), then drops the
-	// event, counts it (AuditLost) and returns ErrAuditLost. Close writes
-	// every queued event.
+	// instead of committing it before returning (radiusd sets it). When
+	// the queue is full Audit waits up to AuditWait, then drops the event,
+	// counts it (AuditLost) and returns ErrAuditLost. Close writes every
+	// queued event.
 	AsyncAudit bool
+	// AuditQueue is the number of audit events the queue holds; 0 means
+	// DefaultAuditQueue (8192).
 	AuditQueue int
-	AuditWait  time.Duration
+	// AuditWait is how long Audit waits for room in a full queue; 0 means
+	// DefaultAuditWait (100ms).
+	AuditWait time.Duration
 	// Logger receives the background writer's errors (lost audit
 	// batches); nil discards.
 	Logger hclog.Logger
