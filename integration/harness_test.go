@@ -67,6 +67,7 @@ type env struct {
 	t      *testing.T
 	dir    string
 	config string
+	db     string // absolute path of the database file
 
 	addr string      // radiusd's UDP address once started
 	cmd  *exec.Cmd   // running radiusd
@@ -84,6 +85,9 @@ type settings struct {
 	policy       string // policy block body
 	requireMA    *bool
 	proxy        bool
+	storeDir     string // directory of the database, default the env's own
+	logLevel     string // default "trace"
+	clientExtra  string // more settings of the loopback client block
 }
 
 func newEnv(t *testing.T, s settings) *env {
@@ -101,12 +105,19 @@ func newEnv(t *testing.T, s settings) *env {
 	if s.requireMA != nil {
 		requireMA = *s.requireMA
 	}
+	if s.logLevel == "" {
+		s.logLevel = "trace"
+	}
 	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "radgate.db")
+	if s.storeDir != "" {
+		dbPath = filepath.Join(s.storeDir, "radgate.db")
+	}
 	cfg := fmt.Sprintf(`listen = "127.0.0.1:0"
-log_level = "trace"
+log_level = %q
 %s
 store {
-  path     = "radgate.db"
+  path     = %q
   key_file = "radgate.key"
 }
 
@@ -116,6 +127,7 @@ client "loopback" {
   mode    = %q
   require_message_authenticator = %t
   proxy   = %t
+  %s
 }
 %s
 primary {
@@ -129,12 +141,12 @@ policy {
 lockout {
   %s
 }
-`, s.extra, testSecret, s.mode, requireMA, s.proxy, s.extraClients, s.backend, s.policy, s.lockout)
+`, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.policy, s.lockout)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, dir: dir, config: path}
+	return &env{t: t, dir: dir, config: path, db: dbPath}
 }
 
 // ctlResult is what one radiusctl run printed and returned.
