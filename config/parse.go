@@ -50,6 +50,7 @@ type fileClient struct {
 	Mode                        *string `hcl:"mode,optional"`
 	RequireMessageAuthenticator *bool   `hcl:"require_message_authenticator,optional"`
 	Proxy                       *bool   `hcl:"proxy,optional"`
+	RateLimit                   *string `hcl:"rate_limit,optional"`
 }
 
 type filePrimary struct {
@@ -229,6 +230,13 @@ func (v converter) client(i int, fcl fileClient) Client {
 	setString(&cl.Mode, fcl.Mode)
 	setBool(&cl.RequireMessageAuthenticator, fcl.RequireMessageAuthenticator)
 	setBool(&cl.Proxy, fcl.Proxy)
+	if fcl.RateLimit != nil {
+		r, err := ParseRateLimit(*fcl.RateLimit)
+		if err != nil {
+			v.ps.add(key+".rate_limit", nil, "client %q: %v", fcl.Name, err)
+		}
+		cl.RateLimit = r
+	}
 	return cl
 }
 
