@@ -27,6 +27,9 @@ type Client struct {
 	// Proxy marks a client that may send Proxy-State without a
 	// Message-Authenticator.
 	Proxy bool
+	// RateLimit bounds the rejects of each source address of the client.
+	// Default (zero): no limit.
+	RateLimit RateLimit
 }
 
 // clientTable maps a source address to the most specific client. It is
@@ -59,6 +62,9 @@ func newClientTable(clients []Client) (*clientTable, error) {
 		}
 		if len(c.Secret) == 0 {
 			return nil, fmt.Errorf("radiusd: client %q: empty secret: %w", c.Name, ErrInvalidClient)
+		}
+		if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 || (c.RateLimit.Burst > 0) != (c.RateLimit.PerSecond > 0) {
+			return nil, fmt.Errorf("radiusd: client %q: rate limit needs a positive rate and burst: %w", c.Name, ErrInvalidClient)
 		}
 		c.Secret = append([]byte(nil), c.Secret...)
 		p := normalizePrefix(c.Network)

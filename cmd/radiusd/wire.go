@@ -80,6 +80,12 @@ func radiusClients(cfg *config.Config) []radiusd.Client {
 			RequireMessageAuthenticator: c.RequireMessageAuthenticator,
 			Proxy:                       c.Proxy,
 		}
+		if c.RateLimit.Count > 0 {
+			clients[i].RateLimit = radiusd.RateLimit{
+				PerSecond: float64(c.RateLimit.Count) / c.RateLimit.Per.Seconds(),
+				Burst:     c.RateLimit.Count,
+			}
+		}
 	}
 	return clients
 }
