@@ -271,6 +271,25 @@ func (e *env) stop() {
 	}
 }
 
+// kill stops radiusd with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to be gone.
+func (e *env) kill() {
+	e.t.Helper()
+	if e.cmd == nil {
+		e.t.Fatal("radiusd is not running")
+	}
+	cmd := e.cmd
+	e.cmd = nil
+	if err := cmd.Process.Kill(); err != nil {
+		e.t.Fatal(err)
+	}
+	select {
+	case <-e.done:
+	case <-time.After(20 * time.Second):
+		e.t.Fatal("radiusd did not die on SIGKILL")
+	}
+}
+
 // syncBuffer collects log lines from a goroutine.
 type syncBuffer struct {
 	mu  sync.Mutex
