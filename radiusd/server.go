@@ -503,11 +503,12 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	switch code {
 	case radius.CodeAccessAccept:
 		s.stats.accepts.Add(1)
+		s.sources.refund(src.Addr(), c.RateLimit)
 	case radius.CodeAccessChallenge:
 		s.stats.challenges.Add(1)
+		s.sources.refund(src.Addr(), c.RateLimit)
 	default:
 		s.stats.rejects.Add(1)
-		s.sources.charge(src.Addr(), c.RateLimit, s.now())
 	}
 	s.logDecision(c, src, pr.req, dec, time.Since(start))
 	// The work is done: free the slot before the reply can prompt the

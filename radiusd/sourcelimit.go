@@ -7,11 +7,13 @@ import (
 )
 
 // RateLimit is a client's allowance of rejected Access-Requests per source
-// address: a token bucket of Burst tokens refilled at PerSecond. Every
-// Access-Reject sent to a source takes a token; while a source has less
+// address: a token bucket of Burst tokens refilled at PerSecond. Each
+// request takes a token when it is admitted, and gets it back when it is
+// answered with Access-Accept or Access-Challenge; while a source has less
 // than one token its requests are dropped unanswered (the NAS retransmits
-// later). Accepts and challenges cost nothing, so a NAS whose users type
-// the right codes is never slowed. The zero value means no limit.
+// later). So a NAS whose users type the right codes is never slowed, and
+// requests in flight together cannot overdraw the allowance. The zero
+// value means no limit.
 type RateLimit struct {
 	PerSecond float64
 	Burst     int
@@ -55,7 +57,8 @@ func (b *sourceBucket) refill(r RateLimit, now time.Time) bool {
 	return false
 }
 
-// admit reports whether a request from addr may be processed under r.
+// admit takes a token from addr's bucket under r and reports whether the
+// request may be processed.
 func (l *sourceLimiter) admit(addr netip.Addr, r RateLimit, now time.Time) bool {
 	if r.Burst <= 0 {
 		return true
@@ -64,31 +67,30 @@ func (l *sourceLimiter) admit(addr netip.Addr, r RateLimit, now time.Time) bool 
 	defer l.mu.Unlock()
 	b, ok := l.buckets[addr]
 	if !ok {
-		return len(l.buckets) < l.max || l.prune(now)
-	}
-	b.refill(r, now)
-	return b.tokens >= 1
-}
-
-// charge takes one token from addr's bucket under r (an Access-Reject was
-// sent). A bucket may go into debt down to -Burst, so requests admitted
-// together pay for all their rejects.
-func (l *sourceLimiter) charge(addr netip.Addr, r RateLimit, now time.Time) {
-	if r.Burst <= 0 {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[addr]
-	if !ok {
 		if len(l.buckets) >= l.max && !l.prune(now) {
-			return
+			return false
 		}
 		b = &sourceBucket{tokens: float64(r.Burst), last: now, limit: r}
 		l.buckets[addr] = b
 	}
 	b.refill(r, now)
-	b.tokens = max(b.tokens-1, -float64(r.Burst))
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// refund returns the token of an admitted request that was not rejected.
+func (l *sourceLimiter) refund(addr netip.Addr, r RateLimit) {
+	if r.Burst <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[addr]; ok {
+		b.tokens = min(b.tokens+1, float64(r.Burst))
+	}
 }
 
 // prune forgets full buckets and reports whether there is room now.

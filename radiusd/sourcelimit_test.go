@@ -19,7 +19,7 @@ func TestSourceLimiter(t *testing.T) {
 	type op struct {
 		at        time.Duration
 		addr      netip.Addr
-		charge    bool // charge instead of admit
+		refund    bool // refund instead of admit
 		wantAdmit bool
 	}
 	tests := []struct {
@@ -27,28 +27,32 @@ func TestSourceLimiter(t *testing.T) {
 		ops  []op
 	}{
 		{"burst then refused", []op{
-			{0, a, false, true}, {0, a, true, false}, {0, a, true, false}, {0, a, false, true},
-			{0, a, true, false}, {0, a, false, false},
+			{0, a, false, true}, {0, a, false, true}, {0, a, false, true}, {0, a, false, false},
+		}},
+		{"refunds keep it open", []op{
+			{0, a, false, true}, {0, a, true, false}, {0, a, false, true}, {0, a, true, false},
+			{0, a, false, true}, {0, a, false, true}, {0, a, false, true}, {0, a, false, false},
 		}},
 		{"other sources unaffected", []op{
-			{0, a, true, false}, {0, a, true, false}, {0, a, true, false}, {0, a, false, false},
+			{0, a, false, true}, {0, a, false, true}, {0, a, false, true}, {0, a, false, false},
 			{0, b, false, true},
 		}},
 		{"refills at the rate", []op{
-			{0, a, true, false}, {0, a, true, false}, {0, a, true, false}, {0, a, false, false},
+			{0, a, false, true}, {0, a, false, true}, {0, a, false, true}, {0, a, false, false},
 			{400 * time.Millisecond, a, false, false}, {500 * time.Millisecond, a, false, true},
+			{500 * time.Millisecond, a, false, false},
 		}},
-		{"debt is paid before admitting", []op{
-			{0, a, true, false}, {0, a, true, false}, {0, a, true, false}, {0, a, true, false}, {0, a, true, false},
-			{time.Second, a, false, false}, {1500 * time.Millisecond, a, false, true},
+		{"refund never exceeds the burst", []op{
+			{0, a, true, false}, {0, a, true, false}, {0, a, false, true}, {0, a, false, true},
+			{0, a, false, true}, {0, a, false, false},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newSourceLimiter(10)
 			for i, o := range tt.ops {
-				if o.charge {
-					l.charge(o.addr, r, t0.Add(o.at))
+				if o.refund {
+					l.refund(o.addr, r)
 					continue
 				}
 				if got := l.admit(o.addr, r, t0.Add(o.at)); got != o.wantAdmit {
@@ -60,28 +64,30 @@ func TestSourceLimiter(t *testing.T) {
 	t.Run("no limit", func(t *testing.T) {
 		l := newSourceLimiter(1)
 		for range 100 {
-			l.charge(a, RateLimit{}, t0)
+			if !l.admit(a, RateLimit{}, t0) {
+				t.Fatal("the zero RateLimit limited")
+			}
 		}
-		if !l.admit(a, RateLimit{}, t0) || l.len() != 0 {
-			t.Fatal("the zero RateLimit limited or remembered a source")
+		if l.len() != 0 {
+			t.Fatal("the zero RateLimit remembered a source")
 		}
 	})
 	t.Run("bounded", func(t *testing.T) {
 		l := newSourceLimiter(4)
 		for i := range 4 {
-			l.charge(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), r, t0)
+			l.admit(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), r, t0)
 		}
-		// Full of sources in debt: a new source is refused (fail closed).
+		// Full of sources that used tokens: a new source is refused
+		// (fail closed) and not remembered.
 		c := netip.MustParseAddr("10.0.1.1")
 		if l.admit(c, r, t0) {
 			t.Fatal("a new source was admitted past the bound")
 		}
-		l.charge(c, r, t0)
 		if n := l.len(); n != 4 {
 			t.Fatalf("%d sources remembered, bound 4", n)
 		}
 		// Once the others have refilled they are forgotten to make room.
-		if !l.admit(c, r, t0.Add(time.Second)) {
+		if !l.admit(c, r, t0.Add(time.Second)) || l.len() != 1 {
 			t.Fatal("refilled sources were not pruned")
 		}
 	})
