@@ -58,9 +58,11 @@ func TestStoreFaults(t *testing.T) {
 					want, wantReason = radius.CodeAccessAccept, "failmode_safe"
 				}
 				// login fails the test when no reply comes within 5 s.
+				start := time.Now()
 				if got := e.login("alice", password+","+code); got != want {
 					t.Fatalf("login during the fault: got %v, want %v", got, want)
 				}
+				t.Logf("answered in %v during the fault", time.Since(start).Round(time.Millisecond))
 				if got := e.login("alice", "wrong password,"+code); got != radius.CodeAccessReject {
 					t.Fatalf("wrong password during the fault: got %v, want Access-Reject", got)
 				}
