@@ -26,7 +26,7 @@ type storeFault struct {
 
 var storeFaults = []storeFault{
 	{name: "locked", inject: lockDatabase},
-	{name: "read_only", inject: makeReadOnly},
+	{name: "read_only", storeDir: immutableDir, inject: makeReadOnly},
 	{name: "disk_full", storeDir: smallFilesystem, inject: fillFilesystem},
 }
 
@@ -162,6 +162,40 @@ func makeReadOnly(t *testing.T, e *env) func() {
 	}
 	t.Cleanup(repair)
 	return repair
+}
+
+// immutableDir returns a directory on a filesystem that supports chattr
+// +i: the test's temp dir, or (when that is a tmpfs, as /tmp is on recent
+// Debian) a temp dir beside the test, on the repository's filesystem.
+func immutableDir(t *testing.T) string {
+	bin := needTool(t, "chattr")
+	probe := func(dir string) bool {
+		f := filepath.Join(dir, "probe")
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			return false
+		}
+		defer os.Remove(f)
+		if exec.Command(bin, "+i", f).Run() != nil {
+			return false
+		}
+		return exec.Command(bin, "-i", f).Run() == nil
+	}
+	if dir := t.TempDir(); probe(dir) {
+		return dir
+	}
+	dir, err := os.MkdirTemp(".", "faults-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if !probe(dir) {
+		skipOrFail(t, "no filesystem here supports chattr +i")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
 }
 
 // smallFilesystem mounts a 2 MiB tmpfs for the database.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 )
@@ -59,7 +61,7 @@ func allDigits(s string) bool {
 }
 
 // TestSecretsNeverLeak runs every flow at log level trace (admin commands,
-// concat logins with TOTP and bypass codes, the challenge flow, wrong
+// concat logins with TOTP, HOTP and bypass codes, the challenge flow, wrong
 // passwords and codes, unknown users, CHAP, Status-Server and a wrong
 // shared secret), then searches radiusd's whole log and the
 // database files for every password, code, shared secret and device
@@ -92,6 +94,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	totp := totpCode(t, time.Now())
 	e.expectAuth("alice", e.login("alice", password+","+totp), radius.CodeAccessAccept, "device_code")
+	hotpCode, err := hotp.GenerateCodeCustom(hotpSecret, 0, hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expectAuth("alice", e.login("alice", password+","+hotpCode), radius.CodeAccessAccept, "device_code")
 	e.expectAuth("alice", e.login("alice", password+","+codes[0]), radius.CodeAccessAccept, "bypass_code")
 	e.expectAuth("alice", e.login("alice", password+","+codes[0]), radius.CodeAccessReject, "bad_code")
 	e.expectAuth("alice", e.login("alice", "wrong-"+password+","+codes[1]), radius.CodeAccessReject, "bad_password")
@@ -127,6 +134,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"shared secret":      testSecret,
 		"wrong secret":       wrongSecret,
 		"TOTP code":          totp,
+		"HOTP code":          hotpCode,
 		"TOTP secret":        totpSecret,
 		"HOTP secret":        hotpSecret,
 	}
