@@ -98,10 +98,10 @@ const (
 	maxRatePer   = 24 * time.Hour
 )
 
-// ParseRateLimit parses "COUNT/UNIT": COUNT is a whole number from 1 to
+// parseRateLimit parses "COUNT/UNIT": COUNT is a whole number from 1 to
 // 1000000 and UNIT is s, m, h or a duration from 1s to 24h ("30s"). ""
 // and "0" mean no limit (the zero RateLimit).
-func ParseRateLimit(s string) (RateLimit, error) {
+func parseRateLimit(s string) (RateLimit, error) {
 	if s == "" || s == "0" {
 		return RateLimit{}, nil
 	}

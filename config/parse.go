@@ -231,7 +231,7 @@ func (v converter) client(i int, fcl fileClient) Client {
 	setBool(&cl.RequireMessageAuthenticator, fcl.RequireMessageAuthenticator)
 	setBool(&cl.Proxy, fcl.Proxy)
 	if fcl.RateLimit != nil {
-		r, err := ParseRateLimit(*fcl.RateLimit)
+		r, err := parseRateLimit(*fcl.RateLimit)
 		if err != nil {
 			v.ps.add(key+".rate_limit", nil, "client %q: %v", fcl.Name, err)
 		}

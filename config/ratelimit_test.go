@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestParseRateLimit(t *testing.T) {
+func TestparseRateLimit(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    RateLimit
@@ -31,15 +31,15 @@ func TestParseRateLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseRateLimit(tt.in)
+			got, err := parseRateLimit(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseRateLimit(%q) = %v, %v; want error with %q", tt.in, got, err, tt.wantErr)
+					t.Fatalf("parseRateLimit(%q) = %v, %v; want error with %q", tt.in, got, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Fatalf("ParseRateLimit(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+				t.Fatalf("parseRateLimit(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 			}
 		})
 	}
