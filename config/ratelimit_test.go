@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestparseRateLimit(t *testing.T) {
+func TestRateLimitParse(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    RateLimit
