@@ -102,10 +102,3 @@ func (l *sourceLimiter) prune(now time.Time) bool {
 	}
 	return len(l.buckets) < l.max
 }
-
-// len returns the number of remembered sources.
-func (l *sourceLimiter) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}

@@ -68,7 +68,7 @@ func TestSourceLimiter(t *testing.T) {
 				t.Fatal("the zero RateLimit limited")
 			}
 		}
-		if l.len() != 0 {
+		if sourcesLen(l) != 0 {
 			t.Fatal("the zero RateLimit remembered a source")
 		}
 	})
@@ -83,11 +83,11 @@ func TestSourceLimiter(t *testing.T) {
 		if l.admit(c, r, t0) {
 			t.Fatal("a new source was admitted past the bound")
 		}
-		if n := l.len(); n != 4 {
+		if n := sourcesLen(l); n != 4 {
 			t.Fatalf("%d sources remembered, bound 4", n)
 		}
 		// Once the others have refilled they are forgotten to make room.
-		if !l.admit(c, r, t0.Add(time.Second)) || l.len() != 1 {
+		if !l.admit(c, r, t0.Add(time.Second)) || sourcesLen(l) != 1 {
 			t.Fatal("refilled sources were not pruned")
 		}
 	})
@@ -127,4 +127,11 @@ func TestRateLimitDropsAfterRejects(t *testing.T) {
 	if n := h.srv.Stats().Dropped[DropRateLimited]; n != 1 {
 		t.Fatalf("rate_limited drops = %d, want 1", n)
 	}
+}
+
+// sourcesLen returns the number of sources l remembers.
+func sourcesLen(l *sourceLimiter) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }
