@@ -68,13 +68,13 @@ type env struct {
 	dir    string
 	config string
 
-	addr string      // radiusd's UDP address once started
+	addr string // radiusd's UDP address once started
 	// metricsAddr is the metrics HTTP address once started, when the
 	// config sets metrics_listen.
 	metricsAddr string
-	cmd  *exec.Cmd   // running radiusd
-	log  *syncBuffer // radiusd's stderr
-	done chan error  // radiusd's exit
+	cmd         *exec.Cmd   // running radiusd
+	log         *syncBuffer // radiusd's stderr
+	done        chan error  // radiusd's exit
 }
 
 // settings are config fragments a test changes from the defaults.
