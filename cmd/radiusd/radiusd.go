@@ -125,7 +125,11 @@ func (m *Main) Run(ctx context.Context) error {
 
 	janitorCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
-	go m.store.RunJanitor(janitorCtx, janitorInterval, m.log.Named("janitor"))
+	go m.store.RunJanitor(janitorCtx, codestore.JanitorOptions{
+		Interval:       janitorInterval,
+		AuditRetention: cfg.AuditRetention,
+		Logger:         m.log.Named("janitor"),
+	})
 	go func() { m.serveCh <- m.server.Serve(m.conn) }()
 
 	m.log.Info("listening", "addr", m.conn.LocalAddr().String(), "config", cfg.File,
