@@ -34,6 +34,30 @@ func (e *env) waitAudit(n int, args ...string) []map[string]any {
 	}
 }
 
+// waitLastAuth polls until the newest auth row of user has reason want,
+// for a few seconds, so that it passes whether auth events are written at
+// once or in batches.
+func (e *env) waitLastAuth(user, want string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		rows := jsonLines(e.t, e.mustCtl("audit", "--json", "--user", user, "--action", "auth", "--limit", "1"))
+		got := ""
+		if len(rows) > 0 {
+			got, _ = rows[0]["reason"].(string)
+		}
+		if got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("newest auth row of %s has reason %q, want %q", user, got, want)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // openDB opens a database file read-only with database/sql.
 func openDB(t *testing.T, path string) *sql.DB {
 	t.Helper()
