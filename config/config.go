@@ -28,6 +28,10 @@ type Config struct {
 	// MetricsListen is the TCP address of /metrics and /healthz; "" (the
 	// default) disables them.
 	MetricsListen string
+	// AuditRetention is how long audit rows are kept; radiusd's janitor
+	// deletes older ones every minute. 0 keeps them forever. Default 90
+	// days (2160h).
+	AuditRetention time.Duration
 	// Store locates the SQLite database and its key file.
 	Store Store
 	// Clients are the NAS allowed to send requests, in file order.
@@ -208,6 +212,7 @@ func Default() *Config {
 		LogFormat:       "text",
 		MaxInflight:     1024,
 		DuplicateWindow: 30 * time.Second,
+		AuditRetention:  90 * 24 * time.Hour,
 		Store: Store{
 			Path:    "/var/lib/radgate/radgate.db",
 			KeyFile: "/var/lib/radgate/radgate.key",

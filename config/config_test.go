@@ -45,6 +45,7 @@ func TestDefault(t *testing.T) {
 		LogFormat:       "text",
 		MaxInflight:     1024,
 		DuplicateWindow: 30 * time.Second,
+		AuditRetention:  90 * 24 * time.Hour,
 		Store:           Store{Path: "/var/lib/radgate/radgate.db", KeyFile: "/var/lib/radgate/radgate.key"},
 		Primary:         Primary{Backend: "local"},
 		Policy: Policy{
@@ -159,6 +160,7 @@ func TestParseFull(t *testing.T) {
 		MaxInflight:     64,
 		DuplicateWindow: 45 * time.Second,
 		MetricsListen:   "127.0.0.1:9812",
+		AuditRetention:  720 * time.Hour,
 		Store:           Store{Path: filepath.Join(td, "data/radgate.db"), KeyFile: "/srv/radgate/radgate.key"},
 		Clients: []Client{
 			{
@@ -235,6 +237,7 @@ func TestExampleLoads(t *testing.T) {
 		{"log_level", c.LogLevel, "info"},
 		{"log_format", c.LogFormat, "text"},
 		{"metrics_listen", c.MetricsListen, ""},
+		{"audit_retention", c.AuditRetention, 90 * 24 * time.Hour},
 		{"store.path", c.Store.Path, filepath.Join(root, "radgate.db")},
 		{"store.key_file", c.Store.KeyFile, filepath.Join(root, "radgate.key")},
 		{"clients", len(c.Clients), 1},

@@ -26,6 +26,7 @@ type fileConfig struct {
 	MaxInflight     *int    `hcl:"max_inflight,optional"`
 	DuplicateWindow *string `hcl:"duplicate_window,optional"`
 	MetricsListen   *string `hcl:"metrics_listen,optional"`
+	AuditRetention  *string `hcl:"audit_retention,optional"`
 
 	Store       *fileStore       `hcl:"store,block"`
 	Clients     []fileClient     `hcl:"client,block"`
@@ -162,6 +163,7 @@ func (v converter) apply(c *Config, fc *fileConfig) {
 	setInt(&c.MaxInflight, fc.MaxInflight)
 	v.duration(&c.DuplicateWindow, fc.DuplicateWindow, "duplicate_window", "duplicate_window")
 	setString(&c.MetricsListen, fc.MetricsListen)
+	v.duration(&c.AuditRetention, fc.AuditRetention, "audit_retention", "audit_retention")
 
 	if s := fc.Store; s != nil {
 		v.path(&c.Store.Path, s.Path)

@@ -49,6 +49,7 @@ func (c *Config) validate() *problems {
 	if c.MetricsListen != "" {
 		checkHostPort(ps, "metrics_listen", "metrics_listen", c.MetricsListen, true)
 	}
+	notNegative(ps, "audit_retention", "audit_retention", c.AuditRetention)
 
 	c.validateStore(ps)
 	c.validateClients(ps)

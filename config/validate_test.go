@@ -57,6 +57,8 @@ func TestParseProblems(t *testing.T) {
 		{name: "duration without unit", input: "duplicate_window = 30\n", wantErr: `test.hcl:1: duplicate_window: invalid duration "30"`},
 		{name: "negative duplicate_window", input: "duplicate_window = \"-1s\"\n", wantErr: `test.hcl:1: duplicate_window -1s must be positive`},
 		{name: "zero duplicate_window", input: "duplicate_window = \"0\"\n", wantErr: `test.hcl:1: duplicate_window 0s must be positive`},
+		{name: "negative audit_retention", input: "audit_retention = \"-1h\"\n", wantErr: `test.hcl:1: audit_retention -1h0m0s must not be negative`},
+		{name: "audit_retention 0 keeps forever", input: "audit_retention = \"0\"\n"},
 
 		// Store.
 		{name: "empty store path", input: "store {\n  path = \"\"\n}\n", wantErr: `test.hcl:2: store.path is empty`},

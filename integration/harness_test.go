@@ -68,10 +68,13 @@ type env struct {
 	dir    string
 	config string
 
-	addr string      // radiusd's UDP address once started
-	cmd  *exec.Cmd   // running radiusd
-	log  *syncBuffer // radiusd's stderr
-	done chan error  // radiusd's exit
+	addr string // radiusd's UDP address once started
+	// metricsAddr is the metrics HTTP address once started, when the
+	// config sets metrics_listen.
+	metricsAddr string
+	cmd         *exec.Cmd   // running radiusd
+	log         *syncBuffer // radiusd's stderr
+	done        chan error  // radiusd's exit
 }
 
 // settings are config fragments a test changes from the defaults.
@@ -191,7 +194,10 @@ func (e *env) issue(name string, args ...string) []string {
 	return strings.Fields(out)
 }
 
-var listeningRE = regexp.MustCompile(`listening: addr=(\S+)`)
+var (
+	listeningRE        = regexp.MustCompile(`radiusd: listening: addr=(\S+)`)
+	metricsListeningRE = regexp.MustCompile(`metrics listening: addr=(\S+)`)
+)
 
 // start runs radiusd and waits until it logs its listening address.
 func (e *env) start() {
@@ -230,6 +236,10 @@ func (e *env) start() {
 			e.t.Fatalf("radiusd exited before listening:\n%s", e.log.String())
 		}
 		e.addr = addr
+		// The metrics line comes before the listening line.
+		if m := metricsListeningRE.FindStringSubmatch(e.log.String()); m != nil {
+			e.metricsAddr = m[1]
+		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		e.t.Fatalf("radiusd did not start:\n%s", e.log.String())

@@ -58,6 +58,9 @@ type Config struct {
 	Logger hclog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Observer is told about requests, answers, replays and drops, for
+	// metrics. Default: an Observer that ignores everything.
+	Observer Observer
 }
 
 // reasonPolicyError is logged when the Decider fails and the request is
@@ -69,6 +72,7 @@ const reasonPolicyError policy.Reason = "policy_error"
 type Server struct {
 	logger hclog.Logger
 	now    func() time.Time
+	obs    Observer
 
 	state      atomic.Pointer[serverState]
 	sem        chan struct{}
@@ -133,10 +137,14 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		logger:     cfg.Logger,
 		now:        cfg.Now,
+		obs:        cfg.Observer,
 		sem:        make(chan struct{}, cfg.MaxInflight),
 		dups:       newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
 		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
@@ -271,6 +279,7 @@ func (s *Server) Stats() Stats {
 
 func (s *Server) drop(r dropIndex) {
 	s.stats.dropped[r].Add(1)
+	s.obs.Dropped(dropReasons[r])
 	if s.onDrop != nil {
 		s.onDrop(dropReasons[r])
 	}
@@ -323,6 +332,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 		}
 		return
 	}
+	s.obs.Request(c.Name, info.code)
 
 	// 3. Message-Authenticator.
 	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset)) {
@@ -360,6 +370,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 			return
 		}
 		s.stats.replayed.Add(1)
+		s.obs.Replayed(c.Name)
 		if _, err := conn.WriteTo(cached, from); err != nil {
 			s.logger.Warn("write failed", "client", c.Name, "error", err)
 		}
@@ -496,7 +507,9 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	default:
 		s.stats.rejects.Add(1)
 	}
-	s.logDecision(c, src, pr.req, dec, time.Since(start))
+	elapsed := time.Since(start)
+	s.obs.Answered(c.Name, code, dec, elapsed)
+	s.logDecision(c, src, pr.req, dec, elapsed)
 	// The work is done: free the slot before the reply can prompt the
 	// NAS's next request.
 	release()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/config"
+	"github.com/radgate/radgate/metrics"
 	"github.com/radgate/radgate/radiusd"
 )
 
@@ -41,6 +43,8 @@ type Main struct {
 	store   *codestore.Store
 	server  *radiusd.Server
 	conn    net.PacketConn
+	metrics *metrics.Metrics
+	http    *http.Server // metrics_listen; nil when off
 	stop    context.CancelFunc
 	serveCh chan error
 }
@@ -82,7 +86,7 @@ func (m *Main) Check(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
-	_, err = newEngine(cfg, store, hclog.NewNullLogger())
+	_, err = newEngine(cfg, store, store, hclog.NewNullLogger())
 	return err
 }
 
@@ -100,11 +104,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	engine, err := newEngine(cfg, m.store, m.log.Named("policy"))
+	m.metrics = m.newMetrics()
+	engine, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log.Named("policy"))
 	if err != nil {
 		return err
 	}
-	m.server, err = radiusd.NewServer(serverConfig(cfg, m.log.Named("radius")), engine)
+	scfg := serverConfig(cfg, m.log.Named("radius"))
+	scfg.Observer = m.metrics
+	m.server, err = radiusd.NewServer(scfg, engine)
 	if err != nil {
 		return err
 	}
@@ -112,10 +119,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if err := m.startMetrics(); err != nil {
+		return err
+	}
 
 	janitorCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
-	go m.store.RunJanitor(janitorCtx, janitorInterval, m.log.Named("janitor"))
+	go m.store.RunJanitor(janitorCtx, codestore.JanitorOptions{
+		Interval:       janitorInterval,
+		AuditRetention: cfg.AuditRetention,
+		Logger:         m.log.Named("janitor"),
+	})
 	go func() { m.serveCh <- m.server.Serve(m.conn) }()
 
 	m.log.Info("listening", "addr", m.conn.LocalAddr().String(), "config", cfg.File,
@@ -136,7 +150,7 @@ func (m *Main) Reload() {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
 	}
-	engine, err := newEngine(cfg, m.store, m.log.Named("policy"))
+	engine, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log.Named("policy"))
 	if err != nil {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
@@ -155,6 +169,7 @@ func (m *Main) Close() error {
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		errs = append(errs, m.server.Shutdown(ctx))
+		errs = append(errs, m.stopMetrics(ctx))
 		cancel()
 	}
 	if m.conn != nil {

@@ -37,18 +37,20 @@ func openStore(ctx context.Context, cfg *config.Config) (*codestore.Store, error
 	})
 }
 
-func newPrimary(cfg *config.Config, store *codestore.Store) (primary.Authenticator, error) {
+func newPrimary(cfg *config.Config, users *codestore.Store) (primary.Authenticator, error) {
 	switch cfg.Primary.Backend {
 	case "local":
-		return primary.NewLocal(store, primary.DefaultArgon2), nil
+		return primary.NewLocal(users, primary.DefaultArgon2), nil
 	case "none":
 		return primary.None{}, nil
 	}
 	return nil, fmt.Errorf("primary backend %q is not available in this build", cfg.Primary.Backend)
 }
 
-func newEngine(cfg *config.Config, store *codestore.Store, log hclog.Logger) (*policy.Engine, error) {
-	auth, err := newPrimary(cfg, store)
+// newEngine builds the policy engine on store (the codestore, possibly
+// wrapped for metrics); users is the codestore the local backend reads.
+func newEngine(cfg *config.Config, store policy.Store, users *codestore.Store, log hclog.Logger) (*policy.Engine, error) {
+	auth, err := newPrimary(cfg, users)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ log_format       = "json"
 max_inflight     = 64
 duplicate_window = "45s"
 metrics_listen   = "127.0.0.1:9812"
+audit_retention  = "720h"
 
 store {
   path     = "data/radgate.db"
