@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/radgate/radgate/radattr"
 )
 
 // Config is the whole radgate configuration. Obtain one from Load, Parse or
@@ -77,6 +79,9 @@ type Client struct {
 	RequireMessageAuthenticator bool
 	// Proxy accepts Proxy-State without Message-Authenticator. Default false.
 	Proxy bool
+	// Reply are the attributes of the client's reply block, added to every
+	// Access-Accept sent to it, sorted by attribute name.
+	Reply []radattr.Attribute
 }
 
 // String describes the client without its secret.
@@ -116,8 +121,20 @@ type LDAP struct {
 	UserFilter string
 	// RequiredGroups lists group DNs the user must belong to (any of them).
 	RequiredGroups []string
-	// Timeout bounds each LDAP operation. Default 5s.
+	// GroupFilter, when set, finds the user's groups by a search under
+	// BaseDN instead of reading memberOf; {dn} is replaced by the user's
+	// escaped DN, {username} and {login} as in UserFilter.
+	GroupFilter string
+	// Timeout bounds one whole check (connect, searches and binds).
+	// Default 5s.
 	Timeout time.Duration
+	// PoolSize bounds the connections to the directory, 1 to 64; 0 means
+	// the default. Default 4.
+	PoolSize int
+	// InsecureSkipVerify skips the TLS certificate check of ldaps:// and
+	// StartTLS. For tests only; radiusd logs a warning at every start.
+	// Default false.
+	InsecureSkipVerify bool
 }
 
 // String describes the LDAP settings without the bind password.
@@ -167,6 +184,9 @@ type Policy struct {
 	// ConcatDelimiter separates password and code in concat mode. Default
 	// ","; "" means the code is appended with no separator.
 	ConcatDelimiter string
+	// UsernameNormalization is none or simple (strip DOMAIN\ and @realm,
+	// lowercase). Default "none".
+	UsernameNormalization string
 }
 
 // BypassCodes holds the bypass code rules.
@@ -219,6 +239,7 @@ func Default() *Config {
 			ChallengePrompt:       "Enter your verification code",
 			ChallengeTimeout:      60 * time.Second,
 			ConcatDelimiter:       ",",
+			UsernameNormalization: "none",
 		},
 		BypassCodes: BypassCodes{
 			Length:      9,
@@ -237,7 +258,7 @@ func Default() *Config {
 
 // defaultLDAP returns the defaults of an ldap block.
 func defaultLDAP() LDAP {
-	return LDAP{Timeout: 5 * time.Second}
+	return LDAP{Timeout: 5 * time.Second, PoolSize: 4}
 }
 
 // defaultUpstream returns the defaults of an upstream block.
