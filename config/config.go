@@ -158,6 +158,11 @@ type Upstream struct {
 	// Retries is how many times an attempt is repeated after a timeout.
 	// Default 1.
 	Retries int
+	// RequireMessageAuthenticator ignores replies without a
+	// Message-Authenticator (a Message-Authenticator that is present is
+	// always checked). Turn it off only for servers that predate the
+	// BlastRADIUS fixes. Default true.
+	RequireMessageAuthenticator bool
 }
 
 // String describes the upstream without its secret.
@@ -263,7 +268,7 @@ func defaultLDAP() LDAP {
 
 // defaultUpstream returns the defaults of an upstream block.
 func defaultUpstream() Upstream {
-	return Upstream{Timeout: 3 * time.Second, Retries: 1}
+	return Upstream{Timeout: 3 * time.Second, Retries: 1, RequireMessageAuthenticator: true}
 }
 
 // defaultClient returns the defaults of a client block.

@@ -212,7 +212,8 @@ func TestParseFull(t *testing.T) {
 			InsecureSkipVerify: true,
 		},
 		Upstreams: []Upstream{
-			{Name: "nps1", Address: "10.0.0.5:1812", Secret: []byte("nps1-test-secret"), Timeout: 2 * time.Second, Retries: 3},
+			{Name: "nps1", Address: "10.0.0.5:1812", Secret: []byte("nps1-test-secret"), Timeout: 2 * time.Second, Retries: 3,
+				RequireMessageAuthenticator: true},
 			{Name: "nps2", Address: "nps2.corp.example:1812", Secret: []byte("nps2-test-secret"), Timeout: 3 * time.Second, Retries: 0},
 		},
 		Policy: Policy{

@@ -81,12 +81,13 @@ type fileLDAP struct {
 }
 
 type fileUpstream struct {
-	Name       string  `hcl:"name,label"`
-	Address    *string `hcl:"address,optional"`
-	Secret     *string `hcl:"secret,optional"`
-	SecretFile *string `hcl:"secret_file,optional"`
-	Timeout    *string `hcl:"timeout,optional"`
-	Retries    *int    `hcl:"retries,optional"`
+	Name                        string  `hcl:"name,label"`
+	Address                     *string `hcl:"address,optional"`
+	Secret                      *string `hcl:"secret,optional"`
+	SecretFile                  *string `hcl:"secret_file,optional"`
+	Timeout                     *string `hcl:"timeout,optional"`
+	Retries                     *int    `hcl:"retries,optional"`
+	RequireMessageAuthenticator *bool   `hcl:"require_message_authenticator,optional"`
 }
 
 type filePolicy struct {
@@ -282,6 +283,7 @@ func (v converter) upstream(i int, fu fileUpstream) Upstream {
 	u.Secret = v.secret(key, fmt.Sprintf("upstream %q", fu.Name), fu.Secret, fu.SecretFile)
 	v.duration(&u.Timeout, fu.Timeout, key+".timeout", fmt.Sprintf("upstream %q: timeout", fu.Name))
 	setInt(&u.Retries, fu.Retries)
+	setBool(&u.RequireMessageAuthenticator, fu.RequireMessageAuthenticator)
 	return u
 }
 

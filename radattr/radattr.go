@@ -296,3 +296,16 @@ func overridden(base []Attribute, e Attribute) bool {
 	}
 	return false
 }
+
+// String returns the attribute as Name=value for logs and radiusctl: the
+// dictionary name (or the type number) and the value in hex.
+func (a Attribute) String() string {
+	name := strconv.Itoa(int(a.Type))
+	for _, d := range dictionary {
+		if d.Type == a.Type {
+			name = d.Name
+			break
+		}
+	}
+	return name + "=0x" + hex.EncodeToString(a.Value)
+}

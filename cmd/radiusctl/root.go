@@ -51,7 +51,7 @@ opens the store directly; it is safe to run beside a running radiusd.`,
 	flags.StringVar(&a.admin, "admin", "", "admin name recorded in the audit log (default: the OS user)")
 
 	root.AddCommand(a.userCommand(), a.deviceCommand(), a.bypassCommand(),
-		a.auditCommand(), a.purgeCommand(), a.backupCommand())
+		a.auditCommand(), a.purgeCommand(), a.backupCommand(), a.primaryCommand())
 	return root
 }
 

@@ -60,6 +60,7 @@ upstream "nps2" {
   address     = "nps2.corp.example:1812"
   secret_file = "secrets/nps2.secret"
   retries     = 0
+  require_message_authenticator = false
 }
 
 policy {
