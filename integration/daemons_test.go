@@ -339,6 +339,9 @@ type frOptions struct {
 	// proxyTo, when set, proxies every request to this host:port with
 	// proxySecret instead of answering from users.
 	proxyTo, proxySecret string
+	// debug runs FreeRADIUS with -X, which logs every packet it sends
+	// and receives, attribute by attribute.
+	debug bool
 }
 
 // startFreeRADIUS runs FreeRADIUS in the foreground on a free loopback
@@ -469,7 +472,11 @@ server default {
 	if err := os.WriteFile(filepath.Join(dir, "users"), []byte(opts.users), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, "freeradius", bin, []string{"-f", "-l", "stdout", "-d", dir}, "Ready to process requests")
+	args := []string{"-f", "-l", "stdout", "-d", dir}
+	if opts.debug {
+		args = []string{"-X", "-d", dir}
+	}
+	d := startDaemon(t, "freeradius", bin, args, "Ready to process requests")
 	return &freeRADIUS{daemon: d, port: port}
 }
 
