@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/radgate/radgate/radattr"
 )
 
@@ -165,6 +167,18 @@ func (l *LDAP) validate(ps *problems) {
 		if strings.TrimSpace(g) == "" {
 			ps.add("ldap.required_groups", nil, "ldap.required_groups has an empty group")
 			break
+		}
+		if _, err := ldap.ParseDN(g); err != nil {
+			ps.add("ldap.required_groups", nil, "ldap.required_groups: %q is not a DN: %v", g, err)
+			break
+		}
+	}
+	for _, kv := range [][2]string{{"ldap.base_dn", l.BaseDN}, {"ldap.bind_dn", l.BindDN}} {
+		if kv[1] == "" {
+			continue
+		}
+		if _, err := ldap.ParseDN(kv[1]); err != nil {
+			ps.add(kv[0], nil, "%s %q is not a DN: %v", kv[0], kv[1], err)
 		}
 	}
 	positive(ps, "ldap.timeout", "ldap.timeout", l.Timeout)

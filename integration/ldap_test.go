@@ -2,6 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -211,6 +214,51 @@ func TestLDAPDirectoryDown(t *testing.T) {
 			e.expectAuth("alice", e.login("alice", ldapAlicePW+","+codes[1]), radius.CodeAccessReject, "primary_unavailable")
 			if got := e.liveCodes("alice"); len(got) != 1 {
 				t.Errorf("alice has %d live codes, want 1: the reject spent a code", len(got))
+			}
+		})
+	}
+}
+
+// TestCheckPrimarySettings runs radiusd -check on backend settings it can
+// judge without connecting: a group DN that does not parse fails, a
+// CA file without certificates fails with file and line, and
+// insecure_skip_verify passes with a loud warning. Nothing listens on the
+// configured directory: -check does not connect.
+func TestCheckPrimarySettings(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := ldapConf{url: "ldap://127.0.0.1:9"}.block()
+	tests := []struct {
+		name     string
+		extra    string
+		wantCode int
+		want     string
+	}{
+		{name: "fine", extra: base, want: "config ok"},
+		{name: "bad group dn", extra: strings.Replace(base, ldapVPNGroup, "not a dn", 1), wantCode: 1,
+			want: `config.hcl:`},
+		{name: "ca file without certificate", extra: strings.Replace(base, "pool_size", fmt.Sprintf("ca_file = %q\n  pool_size", notPEM), 1),
+			wantCode: 1, want: "config.hcl:"},
+		{name: "insecure skip verify warns", extra: strings.Replace(strings.Replace(base, "ldap://", "ldaps://", 1), "pool_size",
+			"insecure_skip_verify = true\n  pool_size", 1), want: "TLS CERTIFICATE VERIFICATION IS OFF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, settings{backend: "ldap", extra: tt.extra})
+			cmd := exec.Command(filepath.Join(binDir, "radiusd"), "-check", "-config", e.config)
+			cmd.Env = binEnv()
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantCode || !strings.Contains(string(out), tt.want) {
+				t.Fatalf("exit %d, output:\n%s\nwant exit %d with %q", code, out, tt.wantCode, tt.want)
 			}
 		})
 	}
