@@ -26,7 +26,7 @@ import (
 
 // freePort returns a port that was free on 127.0.0.1 for network ("tcp"
 // or "udp") a moment ago.
-func freePort(t *testing.T, network string) int {
+func freePort(t testing.TB, network string) int {
 	t.Helper()
 	switch network {
 	case "udp":
@@ -48,7 +48,7 @@ func freePort(t *testing.T, network string) int {
 
 // daemon is an outside process started by a test.
 type daemon struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	log  *syncBuffer
@@ -57,7 +57,7 @@ type daemon struct {
 
 // startDaemon runs bin with args, collecting its output, and stops it at
 // cleanup. ready, when not nil, is waited for in the output.
-func startDaemon(t *testing.T, name, bin string, args []string, ready string) *daemon {
+func startDaemon(t testing.TB, name, bin string, args []string, ready string) *daemon {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
@@ -126,7 +126,7 @@ type testCA struct {
 }
 
 // newTestCA writes a fresh CA and a server certificate signed by it to dir.
-func newTestCA(t *testing.T, dir, name string) testCA {
+func newTestCA(t testing.TB, dir, name string) testCA {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -183,7 +183,7 @@ func newTestCA(t *testing.T, dir, name string) testCA {
 	return ca
 }
 
-func writePEM(t *testing.T, path, typ string, der []byte) {
+func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ member: uid=alice,ou=people,` + ldapBase + `
 // overlay and a TLS certificate from a fresh test CA (StartTLS on the
 // ldap:// port, and an ldaps:// port), loads ldapUsersLDIF with ldapadd
 // and returns once the directory answers.
-func startSlapd(t *testing.T) *slapd {
+func startSlapd(t testing.TB) *slapd {
 	t.Helper()
 	bin := needTool(t, "slapd")
 	ldapadd := needTool(t, "ldapadd")
@@ -304,7 +304,7 @@ overlay memberof
 }
 
 // waitUp waits until slapd accepts TCP connections.
-func (s *slapd) waitUp(t *testing.T) {
+func (s *slapd) waitUp(t testing.TB) {
 	t.Helper()
 	for i := 0; i < 200; i++ {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
@@ -347,7 +347,7 @@ type frOptions struct {
 // startFreeRADIUS runs FreeRADIUS in the foreground on a free loopback
 // port with a minimal config written from opts: a 127.0.0.1 client, the
 // pap and files modules, and a Message-Authenticator on every reply.
-func startFreeRADIUS(t *testing.T, opts frOptions) *freeRADIUS {
+func startFreeRADIUS(t testing.TB, opts frOptions) *freeRADIUS {
 	t.Helper()
 	bin := needTool(t, "freeradius")
 	dir := t.TempDir()

@@ -83,12 +83,10 @@ func TestReplyAttributes(t *testing.T) {
 // decision come back, copied, in the ChallengeState of its answer.
 func TestChallengeKeepsAttributes(t *testing.T) {
 	class := []radattr.Attribute{{Type: 25, Value: []byte("from-upstream")}}
-	var got *policy.ChallengeState
 	d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
 		if req.Challenge == nil {
 			return policy.Decision{Result: policy.Challenge, UserName: req.UserName, Attributes: class}, nil
 		}
-		got = req.Challenge
 		return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: req.Challenge.Attributes}, nil
 	}}
 	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}}, d)
@@ -102,6 +100,8 @@ func TestChallengeKeepsAttributes(t *testing.T) {
 	p.Add(attrState, rp.Get(attrState))
 	req = encodeReq(t, p, true)
 	rp = checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessAccept)
+	calls := d.Calls()
+	got := calls[len(calls)-1].Challenge
 	if got == nil || len(got.Attributes) != 1 || string(got.Attributes[0].Value) != "from-upstream" {
 		t.Fatalf("challenge state attributes = %+v", got)
 	}
