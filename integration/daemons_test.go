@@ -406,7 +406,7 @@ dictdir = /usr/share/freeradius
 pidfile = ${run_dir}/freeradius.pid
 max_request_time = 30
 cleanup_delay = 5
-max_requests = 1024
+max_requests = 100000
 hostname_lookups = no
 log {
 	destination = stdout
