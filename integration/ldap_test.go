@@ -134,6 +134,9 @@ func TestLDAPLogins(t *testing.T) {
 		})
 	}
 	e.t = t
+	if r := e.ctlIn(ldapAlicePW+"\n", "primary", "test", "alice"); r.code != 2 || !strings.Contains(r.stderr, "--password-stdin is required") {
+		t.Errorf("primary test without --password-stdin: exit %d, stderr %q; want usage error", r.code, r.stderr)
+	}
 	// The injection attempts through RADIUS are rejected as well.
 	e.expectAuth("*)(uid=*", e.login("*)(uid=*", ldapAlicePW+","+codes[3]), radius.CodeAccessReject, "unknown_user")
 	if strings.Contains(e.log.String(), ldapAlicePW) || strings.Contains(e.log.String(), ldapServicePW) {
