@@ -139,3 +139,21 @@ func TestDecidePassThroughAttributes(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideFailSafeKeepsAttributes checks that failmode safe, accepting
+// on the primary factor alone, still passes the backend's attributes on.
+func TestDecideFailSafeKeepsAttributes(t *testing.T) {
+	store, prim := newFixture()
+	store.fail = map[string]error{"UserByName": errDown}
+	prim.attrs = []radattr.Attribute{{Type: 25, Value: []byte("gold")}}
+	cfg := DefaultConfig()
+	cfg.Failmode = FailSafe
+	e := NewEngine(cfg, store, prim, nil)
+	d, err := e.Decide(context.Background(), pap(ModeConcat, "alice", "alice-pw,123456"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Result != Accept || d.Reason != ReasonFailmodeSafe || len(d.Attributes) != 1 {
+		t.Fatalf("got %v %s attributes %v, want accept failmode_safe with the Class", d.Result, d.Reason, d.Attributes)
+	}
+}

@@ -267,15 +267,15 @@ func (l *LDAP) check(ctx context.Context, conn *ldap.Conn, c Credentials) (Resul
 		2, timeLimit(ctx), false, filter, attrs, nil))
 	switch {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
-		return Result{Detail: DetailAmbiguousUser}, nil
+		return l.dummyBind(ctx, conn, c, DetailAmbiguousUser)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return Result{}, fmt.Errorf("search user: base_dn %q does not exist: %w", l.cfg.BaseDN, err)
 	case err != nil:
 		return Result{}, fmt.Errorf("search user: %w", err)
 	case len(sr.Entries) == 0:
-		return Result{Detail: DetailUnknownUser}, nil
+		return l.dummyBind(ctx, conn, c, DetailUnknownUser)
 	case len(sr.Entries) > 1:
-		return Result{Detail: DetailAmbiguousUser}, nil
+		return l.dummyBind(ctx, conn, c, DetailAmbiguousUser)
 	}
 	entry := sr.Entries[0]
 
@@ -302,6 +302,19 @@ func (l *LDAP) check(ctx context.Context, conn *ldap.Conn, c Credentials) (Resul
 		return Result{OK: true}, nil
 	}
 	return Result{Detail: DetailNotInGroup}, nil
+}
+
+// dummyBind binds with the password as an entry that does not exist, so
+// that a user the filter does not find costs the directory round trips of
+// a wrong password, then rejects with detail. The server's answer (invalid
+// credentials) is ignored unless the connection failed.
+func (l *LDAP) dummyBind(ctx context.Context, conn *ldap.Conn, c Credentials, detail string) (Result, error) {
+	setTimeout(ctx, conn)
+	err := conn.Bind("cn=radgate-no-such-user,"+l.cfg.BaseDN, c.Password)
+	if err != nil && isNetworkError(err) {
+		return Result{}, fmt.Errorf("bind: %w", err)
+	}
+	return Result{Detail: detail}, nil
 }
 
 // maxGroups bounds the groups one group search returns.
