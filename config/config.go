@@ -97,7 +97,8 @@ type Primary struct {
 	// Backend is local, ldap, radius or none. Default "local".
 	Backend string
 	// PassThroughAttributes names the attributes of an upstream
-	// Access-Accept copied into ours (radius backend).
+	// Access-Accept copied into ours (radius backend): radattr names, or
+	// "Vendor-Specific:N" for one vendor's attributes.
 	PassThroughAttributes []string
 }
 
@@ -117,7 +118,9 @@ type LDAP struct {
 	// BaseDN is where users are searched.
 	BaseDN string
 	// UserFilter is the search filter; {username} is replaced by the
-	// escaped user name.
+	// escaped store user name (after policy.username_normalization) and
+	// {login} by the escaped User-Name as the NAS sent it. It must hold
+	// one of them.
 	UserFilter string
 	// RequiredGroups lists group DNs the user must belong to (any of them).
 	RequiredGroups []string
