@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/radgate/radgate/radattr"
 )
 
 // Config is the whole radgate configuration. Obtain one from Load, Parse or
@@ -81,6 +83,9 @@ type Client struct {
 	RequireMessageAuthenticator bool
 	// Proxy accepts Proxy-State without Message-Authenticator. Default false.
 	Proxy bool
+	// Reply are the attributes of the client's reply block, added to every
+	// Access-Accept sent to it, sorted by attribute name.
+	Reply []radattr.Attribute
 }
 
 // String describes the client without its secret.
@@ -96,7 +101,8 @@ type Primary struct {
 	// Backend is local, ldap, radius or none. Default "local".
 	Backend string
 	// PassThroughAttributes names the attributes of an upstream
-	// Access-Accept copied into ours (radius backend).
+	// Access-Accept copied into ours (radius backend): radattr names, or
+	// "Vendor-Specific:N" for one vendor's attributes.
 	PassThroughAttributes []string
 }
 
@@ -116,12 +122,26 @@ type LDAP struct {
 	// BaseDN is where users are searched.
 	BaseDN string
 	// UserFilter is the search filter; {username} is replaced by the
-	// escaped user name.
+	// escaped store user name (after policy.username_normalization) and
+	// {login} by the escaped User-Name as the NAS sent it. It must hold
+	// one of them.
 	UserFilter string
 	// RequiredGroups lists group DNs the user must belong to (any of them).
 	RequiredGroups []string
-	// Timeout bounds each LDAP operation. Default 5s.
+	// GroupFilter, when set, finds the user's groups by a search under
+	// BaseDN instead of reading memberOf; {dn} is replaced by the user's
+	// escaped DN, {username} and {login} as in UserFilter.
+	GroupFilter string
+	// Timeout bounds one whole check (connect, searches and binds).
+	// Default 5s.
 	Timeout time.Duration
+	// PoolSize bounds the connections to the directory, 1 to 64; 0 means
+	// the default. Default 4.
+	PoolSize int
+	// InsecureSkipVerify skips the TLS certificate check of ldaps:// and
+	// StartTLS. For tests only; radiusd logs a warning at every start.
+	// Default false.
+	InsecureSkipVerify bool
 }
 
 // String describes the LDAP settings without the bind password.
@@ -145,6 +165,11 @@ type Upstream struct {
 	// Retries is how many times an attempt is repeated after a timeout.
 	// Default 1.
 	Retries int
+	// RequireMessageAuthenticator ignores replies without a
+	// Message-Authenticator (a Message-Authenticator that is present is
+	// always checked). Turn it off only for servers that predate the
+	// BlastRADIUS fixes. Default true.
+	RequireMessageAuthenticator bool
 }
 
 // String describes the upstream without its secret.
@@ -171,6 +196,9 @@ type Policy struct {
 	// ConcatDelimiter separates password and code in concat mode. Default
 	// ","; "" means the code is appended with no separator.
 	ConcatDelimiter string
+	// UsernameNormalization is none or simple (strip DOMAIN\ and @realm,
+	// lowercase). Default "none".
+	UsernameNormalization string
 }
 
 // BypassCodes holds the bypass code rules.
@@ -224,6 +252,7 @@ func Default() *Config {
 			ChallengePrompt:       "Enter your verification code",
 			ChallengeTimeout:      60 * time.Second,
 			ConcatDelimiter:       ",",
+			UsernameNormalization: "none",
 		},
 		BypassCodes: BypassCodes{
 			Length:      9,
@@ -242,12 +271,12 @@ func Default() *Config {
 
 // defaultLDAP returns the defaults of an ldap block.
 func defaultLDAP() LDAP {
-	return LDAP{Timeout: 5 * time.Second}
+	return LDAP{Timeout: 5 * time.Second, PoolSize: 4}
 }
 
 // defaultUpstream returns the defaults of an upstream block.
 func defaultUpstream() Upstream {
-	return Upstream{Timeout: 3 * time.Second, Retries: 1}
+	return Upstream{Timeout: 3 * time.Second, Retries: 1, RequireMessageAuthenticator: true}
 }
 
 // defaultClient returns the defaults of a client block.

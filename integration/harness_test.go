@@ -87,6 +87,8 @@ type settings struct {
 	policy       string // policy block body
 	requireMA    *bool
 	proxy        bool
+	clientExtra  string // more settings of the loopback client, e.g. reply
+	primaryExtra string // more settings of the primary block
 }
 
 func newEnv(t *testing.T, s settings) *env {
@@ -119,10 +121,12 @@ client "loopback" {
   mode    = %q
   require_message_authenticator = %t
   proxy   = %t
+  %s
 }
 %s
 primary {
   backend = %q
+  %s
 }
 
 policy {
@@ -132,7 +136,7 @@ policy {
 lockout {
   %s
 }
-`, s.extra, testSecret, s.mode, requireMA, s.proxy, s.extraClients, s.backend, s.policy, s.lockout)
+`, s.extra, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

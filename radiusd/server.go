@@ -15,6 +15,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 // Defaults for the zero Config fields.
@@ -405,7 +406,7 @@ func (s *Server) answerStatusServer(conn net.PacketConn, c *Client, pkt []byte, 
 			proxyStates = append(proxyStates, pkt[off+2:off+int(pkt[off+1])])
 		}
 	}
-	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.Secret, "", nil, proxyStates)
+	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.Secret, "", nil, nil, proxyStates)
 	if err != nil {
 		s.drop(dropEncodeFailed)
 		s.logger.Error("cannot encode status-server response", "client", c.Name, "error", err)
@@ -472,15 +473,17 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 
 	code := radius.CodeAccessReject
 	var state []byte
+	var attrs []radattr.Attribute
 	switch dec.Result {
 	case policy.Accept:
 		code = radius.CodeAccessAccept
+		attrs = radattr.Merge(c.Reply, dec.Attributes)
 	case policy.Challenge:
 		user := dec.UserName
 		if user == "" {
 			user = pr.req.UserName
 		}
-		state, err = s.challenges.add(c.Name, pr.req.UserName, user, s.now())
+		state, err = s.challenges.add(c.Name, pr.req.UserName, user, dec.Attributes, s.now())
 		if err != nil {
 			s.logger.Error("cannot issue challenge, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
 			dec = policy.Decision{Result: policy.Reject, Reason: dec.Reason, UserName: dec.UserName}
@@ -492,7 +495,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		dec.Result = policy.Reject
 	}
 
-	resp, err := encodeResponse(code, p.Identifier, p.Authenticator[:], c.Secret, dec.ReplyMessage, state, pr.proxyStates)
+	resp, err := encodeResponse(code, p.Identifier, p.Authenticator[:], c.Secret, dec.ReplyMessage, state, attrs, pr.proxyStates)
 	if err != nil {
 		dropRequest(dropEncodeFailed)
 		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)

@@ -56,7 +56,7 @@ opens the store directly; it is safe to run beside a running radiusd.`,
 
 	root.AddCommand(a.userCommand(), a.deviceCommand(), a.bypassCommand(),
 		a.auditCommand(), a.purgeCommand(), a.backupCommand(), a.testCommand(),
-		a.completionCommand())
+		a.primaryCommand(), a.completionCommand())
 	// Our completion command replaces cobra's, which has no examples.
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

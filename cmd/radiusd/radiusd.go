@@ -16,6 +16,7 @@ import (
 	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/config"
 	"github.com/radgate/radgate/metrics"
+	"github.com/radgate/radgate/primary"
 	"github.com/radgate/radgate/radiusd"
 )
 
@@ -41,6 +42,7 @@ type Main struct {
 	cfg     *config.Config
 	log     hclog.Logger
 	store   *codestore.Store
+	primary primary.Authenticator
 	server  *radiusd.Server
 	conn    net.PacketConn
 	metrics *metrics.Metrics
@@ -76,6 +78,9 @@ func (m *Main) ParseFlags(args []string) error {
 
 // Check loads the config, opens the store and builds every component
 // without serving, so that -check fails for anything Run would fail on.
+// It checks the primary backend's settings (LDAP URL, CA file, group DNs,
+// upstream addresses) without connecting to it; warnings, such as
+// ldap.insecure_skip_verify, go to Stderr.
 func (m *Main) Check(ctx context.Context) error {
 	cfg, err := config.Load(m.ConfigPath)
 	if err != nil {
@@ -86,8 +91,14 @@ func (m *Main) Check(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
-	_, err = newEngine(cfg, store, store, hclog.NewNullLogger())
-	return err
+	log := newLogger(cfg, m.Stderr)
+	log.SetLevel(hclog.Warn)
+	_, auth, err := newEngine(cfg, store, store, log)
+	if err != nil {
+		return err
+	}
+	closePrimary(auth)
+	return nil
 }
 
 // Run loads the config, opens the store, binds the socket and starts
@@ -105,10 +116,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.metrics = m.newMetrics()
-	engine, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log.Named("policy"))
+	engine, auth, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log)
 	if err != nil {
 		return err
 	}
+	m.primary = auth
 	scfg := serverConfig(cfg, m.log.Named("radius"))
 	scfg.Observer = m.metrics
 	m.server, err = radiusd.NewServer(scfg, engine)
@@ -150,7 +162,7 @@ func (m *Main) Reload() {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
 	}
-	engine, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log.Named("policy"))
+	engine, auth, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log)
 	if err != nil {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
@@ -159,6 +171,8 @@ func (m *Main) Reload() {
 		m.log.Warn("listen and store changes take effect at the next restart")
 	}
 	m.server.Reload(radiusClients(cfg), engine)
+	closePrimary(m.primary)
+	m.primary = auth
 	m.cfg = cfg
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
 }
@@ -179,6 +193,9 @@ func (m *Main) Close() error {
 	}
 	if m.stop != nil {
 		m.stop()
+	}
+	if m.primary != nil {
+		closePrimary(m.primary)
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
