@@ -142,8 +142,13 @@ type AuditEvent struct {
 }
 
 // AuditFilter selects audit rows, newest first.
+// Empty fields select everything.
 type AuditFilter struct {
-	User  string
-	Since time.Time
-	Limit int // 0: 100
+	User   string
+	Client string // client block name of auth events
+	Result string // e.g. "accept", "reject", "challenge", "ok"
+	Action string // e.g. "auth", "bypass.issue"
+	Since  time.Time
+	Until  time.Time // rows before this time
+	Limit  int       // 0: 100
 }

@@ -69,10 +69,13 @@ type env struct {
 	config string
 	db     string // absolute path of the database file
 
-	addr string      // radiusd's UDP address once started
-	cmd  *exec.Cmd   // running radiusd
-	log  *syncBuffer // radiusd's stderr
-	done chan error  // radiusd's exit
+	addr string // radiusd's UDP address once started
+	// metricsAddr is the metrics HTTP address once started, when the
+	// config sets metrics_listen.
+	metricsAddr string
+	cmd         *exec.Cmd   // running radiusd
+	log         *syncBuffer // radiusd's stderr
+	done        chan error  // radiusd's exit
 }
 
 // settings are config fragments a test changes from the defaults.
@@ -87,7 +90,8 @@ type settings struct {
 	proxy        bool
 	storeDir     string // directory of the database, default the env's own
 	logLevel     string // default "trace"
-	clientExtra  string // more settings of the loopback client block
+	clientExtra  string // more settings of the loopback client, e.g. reply
+	primaryExtra string // more settings of the primary block
 }
 
 func newEnv(t *testing.T, s settings) *env {
@@ -132,6 +136,7 @@ client "loopback" {
 %s
 primary {
   backend = %q
+  %s
 }
 
 policy {
@@ -141,7 +146,7 @@ policy {
 lockout {
   %s
 }
-`, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.policy, s.lockout)
+`, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -203,7 +208,10 @@ func (e *env) issue(name string, args ...string) []string {
 	return strings.Fields(out)
 }
 
-var listeningRE = regexp.MustCompile(`listening: addr=(\S+)`)
+var (
+	listeningRE        = regexp.MustCompile(`radiusd: listening: addr=(\S+)`)
+	metricsListeningRE = regexp.MustCompile(`metrics listening: addr=(\S+)`)
+)
 
 // start runs radiusd and waits until it logs its listening address.
 func (e *env) start() {
@@ -242,6 +250,10 @@ func (e *env) start() {
 			e.t.Fatalf("radiusd exited before listening:\n%s", e.log.String())
 		}
 		e.addr = addr
+		// The metrics line comes before the listening line.
+		if m := metricsListeningRE.FindStringSubmatch(e.log.String()); m != nil {
+			e.metricsAddr = m[1]
+		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		e.t.Fatalf("radiusd did not start:\n%s", e.log.String())

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 // Client is one NAS allowed to talk to the server, matched by source
@@ -27,6 +28,10 @@ type Client struct {
 	// Proxy marks a client that may send Proxy-State without a
 	// Message-Authenticator.
 	Proxy bool
+	// Reply are attributes added to every Access-Accept sent to this
+	// client, before any pass-through attributes; a pass-through attribute
+	// of a type (or vendor) Reply sets is left out.
+	Reply []radattr.Attribute
 	// RateLimit bounds the rejects of each source address of the client.
 	// Default (zero): no limit.
 	RateLimit RateLimit

@@ -124,6 +124,16 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	if !fromStdin {
 		return "", nil
 	}
+	password, err := a.readPassword()
+	if err != nil {
+		return "", err
+	}
+	return primary.HashPassword(password, primary.DefaultArgon2)
+}
+
+// readPassword reads one non-empty line from standard input, without its
+// line ending.
+func (a *app) readPassword() (string, error) {
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("reading password from standard input: no input")
@@ -132,7 +142,7 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	if password == "" {
 		return "", errors.New("the password is empty")
 	}
-	return primary.HashPassword(password, primary.DefaultArgon2)
+	return password, nil
 }
 
 func userStatus(u codestore.User) string {
