@@ -19,6 +19,9 @@ var (
 	ErrInvalid = errors.New("codestore: invalid request")
 	// ErrSchemaTooNew means the database was written by a newer radgate.
 	ErrSchemaTooNew = errors.New("codestore: database schema is newer than this program")
+	// ErrBusy means another process held the database's write lock for
+	// the whole busy timeout, or until the caller's context ended.
+	ErrBusy = errors.New("codestore: database busy")
 	// ErrKeyFile means the key file is unreadable, malformed or too open.
 	ErrKeyFile = errors.New("codestore: bad key file")
 )

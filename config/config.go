@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/radgate/radgate/radattr"
@@ -83,9 +85,69 @@ type Client struct {
 	RequireMessageAuthenticator bool
 	// Proxy accepts Proxy-State without Message-Authenticator. Default false.
 	Proxy bool
+	// RateLimit bounds the rejected requests of each source address of the
+	// client (rate_limit). Default: no limit.
+	RateLimit RateLimit
 	// Reply are the attributes of the client's reply block, added to every
 	// Access-Accept sent to it, sorted by attribute name.
 	Reply []radattr.Attribute
+}
+
+// RateLimit is an allowance of Count events per Per, with a burst of
+// Count, written "20/s", "100/m" or "600/1h" in the file. The zero value
+// means no limit.
+type RateLimit struct {
+	Count int
+	Per   time.Duration
+}
+
+// Limits of a rate_limit setting.
+const (
+	maxRateCount = 1_000_000
+	maxRatePer   = 24 * time.Hour
+)
+
+// parseRateLimit parses "COUNT/UNIT": COUNT is a whole number from 1 to
+// 1000000 and UNIT is s, m, h or a duration from 1s to 24h ("30s"). ""
+// and "0" mean no limit (the zero RateLimit).
+func parseRateLimit(s string) (RateLimit, error) {
+	if s == "" || s == "0" {
+		return RateLimit{}, nil
+	}
+	num, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return RateLimit{}, fmt.Errorf("rate limit %q is not COUNT/UNIT (such as \"20/s\" or \"100/m\")", s)
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > maxRateCount {
+		return RateLimit{}, fmt.Errorf("rate limit %q: count must be a whole number from 1 to %d", s, maxRateCount)
+	}
+	var per time.Duration
+	switch unit {
+	case "s":
+		per = time.Second
+	case "m":
+		per = time.Minute
+	case "h":
+		per = time.Hour
+	default:
+		per, err = time.ParseDuration(unit)
+		if err != nil {
+			return RateLimit{}, fmt.Errorf("rate limit %q: unit must be s, m, h or a duration such as \"30s\"", s)
+		}
+	}
+	if per < time.Second || per > maxRatePer {
+		return RateLimit{}, fmt.Errorf("rate limit %q: period must be from 1s to 24h", s)
+	}
+	return RateLimit{Count: n, Per: per}, nil
+}
+
+// String returns the rate limit in the file's syntax ("" for no limit).
+func (r RateLimit) String() string {
+	if r.Count == 0 {
+		return ""
+	}
+	return strconv.Itoa(r.Count) + "/" + r.Per.String()
 }
 
 // String describes the client without its secret.

@@ -58,6 +58,7 @@ type fileClient struct {
 	RequireMessageAuthenticator *bool             `hcl:"require_message_authenticator,optional"`
 	Proxy                       *bool             `hcl:"proxy,optional"`
 	Reply                       map[string]string `hcl:"reply,optional"`
+	RateLimit                   *string           `hcl:"rate_limit,optional"`
 }
 
 type filePrimary struct {
@@ -245,6 +246,13 @@ func (v converter) client(i int, fcl fileClient) Client {
 	setBool(&cl.RequireMessageAuthenticator, fcl.RequireMessageAuthenticator)
 	setBool(&cl.Proxy, fcl.Proxy)
 	cl.Reply = v.reply(key+".reply", fmt.Sprintf("client %q", fcl.Name), fcl.Reply)
+	if fcl.RateLimit != nil {
+		r, err := parseRateLimit(*fcl.RateLimit)
+		if err != nil {
+			v.ps.add(key+".rate_limit", nil, "client %q: %v", fcl.Name, err)
+		}
+		cl.RateLimit = r
+	}
 	return cl
 }
 

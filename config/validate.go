@@ -115,6 +115,9 @@ func (c *Config) validateClients(ps *problems) {
 			ps.add(key+".secret", nil, "%s: secret is empty (set secret or secret_file)", what)
 		}
 		oneOf(ps, key+".mode", what+": mode", cl.Mode, modes)
+		if r := cl.RateLimit; r != (RateLimit{}) && (r.Count < 1 || r.Count > maxRateCount || r.Per < time.Second || r.Per > maxRatePer) {
+			ps.add(key+".rate_limit", nil, "%s: rate_limit must be 1 to %d per 1s to 24h", what, maxRateCount)
+		}
 	}
 }
 

@@ -67,6 +67,7 @@ type env struct {
 	t      *testing.T
 	dir    string
 	config string
+	db     string // absolute path of the database file
 
 	addr string // radiusd's UDP address once started
 	// metricsAddr is the metrics HTTP address once started, when the
@@ -87,6 +88,8 @@ type settings struct {
 	policy       string // policy block body
 	requireMA    *bool
 	proxy        bool
+	storeDir     string // directory of the database, default the env's own
+	logLevel     string // default "trace"
 	clientExtra  string // more settings of the loopback client, e.g. reply
 	primaryExtra string // more settings of the primary block
 }
@@ -106,12 +109,19 @@ func newEnv(t *testing.T, s settings) *env {
 	if s.requireMA != nil {
 		requireMA = *s.requireMA
 	}
+	if s.logLevel == "" {
+		s.logLevel = "trace"
+	}
 	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "radgate.db")
+	if s.storeDir != "" {
+		dbPath = filepath.Join(s.storeDir, "radgate.db")
+	}
 	cfg := fmt.Sprintf(`listen = "127.0.0.1:0"
-log_level = "trace"
+log_level = %q
 %s
 store {
-  path     = "radgate.db"
+  path     = %q
   key_file = "radgate.key"
 }
 
@@ -136,12 +146,12 @@ policy {
 lockout {
   %s
 }
-`, s.extra, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
+`, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, dir: dir, config: path}
+	return &env{t: t, dir: dir, config: path, db: dbPath}
 }
 
 // ctlResult is what one radiusctl run printed and returned.
@@ -270,6 +280,25 @@ func (e *env) stop() {
 	}
 	if e.t.Failed() {
 		e.t.Logf("radiusd log:\n%s", e.log.String())
+	}
+}
+
+// kill stops radiusd with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to be gone.
+func (e *env) kill() {
+	e.t.Helper()
+	if e.cmd == nil {
+		e.t.Fatal("radiusd is not running")
+	}
+	cmd := e.cmd
+	e.cmd = nil
+	if err := cmd.Process.Kill(); err != nil {
+		e.t.Fatal(err)
+	}
+	select {
+	case <-e.done:
+	case <-time.After(20 * time.Second):
+		e.t.Fatal("radiusd did not die on SIGKILL")
 	}
 }
 

@@ -55,9 +55,10 @@ const (
 	// defaultDeviceDigits is the code length assumed for a device with no
 	// digits set and for users without an enabled device.
 	defaultDeviceDigits = 6
-	// auditTimeout bounds the audit write, which outlives the request
-	// context so that a consumed code is always audited.
-	auditTimeout = 5 * time.Second
+	// DefaultStoreTimeout bounds each store call of a decision, so that a
+	// locked or stalled database gives a prompt store_unavailable (or a
+	// failmode-safe accept) well inside a NAS's 3–5 s timeout.
+	DefaultStoreTimeout = time.Second
 )
 
 // Config is the policy block of the configuration, plus the settings of
@@ -90,6 +91,10 @@ type Config struct {
 	// Lockout is passed to the store on each second-factor failure.
 	// MaxFailures 0 means 10.
 	Lockout codestore.LockoutRules
+	// StoreTimeout bounds each store call (and the audit write) of one
+	// decision; a call that overruns it is a store fault and the failmode
+	// applies. Default 1s.
+	StoreTimeout time.Duration
 }
 
 // DefaultConfig returns the documented defaults of DESIGN.md.
@@ -106,6 +111,7 @@ func DefaultConfig() Config {
 			Window:      DefaultLockoutWindow,
 			Duration:    DefaultLockoutDuration,
 		},
+		StoreTimeout: DefaultStoreTimeout,
 	}
 }
 
@@ -127,8 +133,8 @@ type Engine struct {
 }
 
 // NewEngine returns an Engine. Zero ChallengePrompt, RejectMessage,
-// BypassLength and Lockout.MaxFailures take their defaults. primary may be
-// nil when cfg.SecondFactorOnly is set; a nil log discards.
+// BypassLength, Lockout.MaxFailures and StoreTimeout take their defaults.
+// primary may be nil when cfg.SecondFactorOnly is set; a nil log discards.
 func NewEngine(cfg Config, store Store, primary primary.Authenticator, log hclog.Logger) *Engine {
 	if cfg.ChallengePrompt == "" {
 		cfg.ChallengePrompt = DefaultChallengePrompt
@@ -141,6 +147,12 @@ func NewEngine(cfg Config, store Store, primary primary.Authenticator, log hclog
 	}
 	if cfg.Lockout.MaxFailures <= 0 {
 		cfg.Lockout.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	if store != nil {
+		store = timedStore{Store: store, timeout: cfg.StoreTimeout}
 	}
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -462,8 +474,8 @@ func (e *Engine) codeLengths(found bool, enabled []codestore.Device) []int {
 }
 
 // audit writes the decision's audit event. It outlives ctx (bounded by
-// auditTimeout) so that a consumed code is always recorded; a failure is
-// logged and the decision kept.
+// StoreTimeout) so that a consumed code is recorded even when the request
+// is cancelled; a failure is logged and the decision kept.
 func (e *Engine) audit(ctx context.Context, req Request, d Decision, log hclog.Logger) {
 	ev := codestore.AuditEvent{
 		Time:   e.Now(),
@@ -480,9 +492,7 @@ func (e *Engine) audit(ctx context.Context, req Request, d Decision, log hclog.L
 	case d.CodeID != 0:
 		ev.Detail = "code=" + strconv.FormatInt(d.CodeID, 10)
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if err := e.store.Audit(actx, ev); err != nil {
+	if err := e.store.Audit(context.WithoutCancel(ctx), ev); err != nil {
 		log.Error("could not write audit event", "error", err, "result", ev.Result, "reason", ev.Reason)
 	}
 }

@@ -32,6 +32,9 @@ type Client struct {
 	// client, before any pass-through attributes; a pass-through attribute
 	// of a type (or vendor) Reply sets is left out.
 	Reply []radattr.Attribute
+	// RateLimit bounds the rejects of each source address of the client.
+	// Default (zero): no limit.
+	RateLimit RateLimit
 }
 
 // clientTable maps a source address to the most specific client. It is
@@ -64,6 +67,9 @@ func newClientTable(clients []Client) (*clientTable, error) {
 		}
 		if len(c.Secret) == 0 {
 			return nil, fmt.Errorf("radiusd: client %q: empty secret: %w", c.Name, ErrInvalidClient)
+		}
+		if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 || (c.RateLimit.Burst > 0) != (c.RateLimit.PerSecond > 0) {
+			return nil, fmt.Errorf("radiusd: client %q: rate limit needs a positive rate and burst: %w", c.Name, ErrInvalidClient)
 		}
 		c.Secret = append([]byte(nil), c.Secret...)
 		p := normalizePrefix(c.Network)

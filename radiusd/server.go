@@ -81,6 +81,8 @@ type Server struct {
 	challenges *challengeTable
 	unknownLog *logLimiter // packets from unknown sources
 	authLog    *logLimiter // packets failing the Message-Authenticator rules
+	rateLog    *logLimiter // requests dropped by a client's rate limit
+	sources    *sourceLimiter
 	stats      counters
 
 	baseCtx context.Context
@@ -151,6 +153,8 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
 		unknownLog: newLogLimiter(1, 5),
 		authLog:    newLogLimiter(1, 5),
+		rateLog:    newLogLimiter(1, 5),
+		sources:    newSourceLimiter(DefaultMaxRateSources),
 		baseCtx:    ctx,
 		cancel:     cancel,
 	}
@@ -378,7 +382,15 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 		return
 	}
 
-	// 5. Bounded work.
+	// 5. Per-source reject allowance, then bounded work.
+	if !s.sources.admit(src.Addr(), c.RateLimit, s.now()) {
+		s.dups.abort(key)
+		s.drop(dropRateLimited)
+		if allowed, suppressed := s.rateLog.allow(s.now()); allowed {
+			s.logger.Warn("rate limit reached, request dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
+		}
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -505,8 +517,10 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	switch code {
 	case radius.CodeAccessAccept:
 		s.stats.accepts.Add(1)
+		s.sources.refund(src.Addr(), c.RateLimit)
 	case radius.CodeAccessChallenge:
 		s.stats.challenges.Add(1)
+		s.sources.refund(src.Addr(), c.RateLimit)
 	default:
 		s.stats.rejects.Add(1)
 	}

@@ -83,6 +83,12 @@ func radiusClients(cfg *config.Config) []radiusd.Client {
 			Proxy:                       c.Proxy,
 			Reply:                       c.Reply,
 		}
+		if c.RateLimit.Count > 0 {
+			clients[i].RateLimit = radiusd.RateLimit{
+				PerSecond: float64(c.RateLimit.Count) / c.RateLimit.Per.Seconds(),
+				Burst:     c.RateLimit.Count,
+			}
+		}
 	}
 	return clients
 }
