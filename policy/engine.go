@@ -211,7 +211,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	if len(d.Attributes) > 0 {
 		args = append(args, "pass_through", len(d.Attributes))
 	}
-	log.Info("decision", args...)
+	// radiusd writes the one info line per decision, with its duration;
+	// this one adds the policy's view at debug level.
+	log.Debug("decided", args...)
 	return d, nil
 }
 
