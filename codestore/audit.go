@@ -202,9 +202,21 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEvent, erro
 		q += ` AND user_name = ?`
 		args = append(args, f.User)
 	}
+	for _, eq := range []struct{ col, val string }{
+		{"client", f.Client}, {"result", f.Result}, {"action", f.Action},
+	} {
+		if eq.val != "" {
+			q += ` AND ` + eq.col + ` = ?`
+			args = append(args, eq.val)
+		}
+	}
 	if !f.Since.IsZero() {
 		q += ` AND time >= ?`
 		args = append(args, f.Since.Unix())
+	}
+	if !f.Until.IsZero() {
+		q += ` AND time < ?`
+		args = append(args, f.Until.Unix())
 	}
 	q += ` ORDER BY time DESC, id DESC LIMIT ?`
 	args = append(args, limit)

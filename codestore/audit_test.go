@@ -142,3 +142,52 @@ func TestAuditLogAppendOnly(t *testing.T) {
 		t.Errorf("audit log = %+v, %v", events, err)
 	}
 }
+
+func TestAuditLogFilters(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	t0 := db.clock.Now()
+	events := []AuditEvent{
+		{Time: t0.Add(-3 * time.Hour), Actor: "client:vpn", Action: "auth", User: "alice", Client: "vpn", Result: "accept", Reason: "device_code"},
+		{Time: t0.Add(-2 * time.Hour), Actor: "client:wifi", Action: "auth", User: "alice", Client: "wifi", Result: "reject", Reason: "bad_code"},
+		{Time: t0.Add(-1 * time.Hour), Actor: "client:vpn", Action: "auth", User: "bob", Client: "vpn", Result: "reject", Reason: "bad_password"},
+		{Time: t0, Actor: "admin", Action: "user.add", User: "carol", Result: "ok"},
+	}
+	for _, e := range events {
+		if err := db.Audit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name       string
+		filter     AuditFilter
+		wantReason []string // newest first
+	}{
+		{name: "all", filter: AuditFilter{}, wantReason: []string{"", "bad_password", "bad_code", "device_code"}},
+		{name: "user", filter: AuditFilter{User: "alice"}, wantReason: []string{"bad_code", "device_code"}},
+		{name: "client", filter: AuditFilter{Client: "vpn"}, wantReason: []string{"bad_password", "device_code"}},
+		{name: "result", filter: AuditFilter{Result: "reject"}, wantReason: []string{"bad_password", "bad_code"}},
+		{name: "action", filter: AuditFilter{Action: "user.add"}, wantReason: []string{""}},
+		{name: "since", filter: AuditFilter{Since: t0.Add(-90 * time.Minute)}, wantReason: []string{"", "bad_password"}},
+		{name: "until", filter: AuditFilter{Until: t0.Add(-90 * time.Minute)}, wantReason: []string{"bad_code", "device_code"}},
+		{name: "window", filter: AuditFilter{Since: t0.Add(-150 * time.Minute), Until: t0.Add(-30 * time.Minute)}, wantReason: []string{"bad_password", "bad_code"}},
+		{name: "combined", filter: AuditFilter{User: "alice", Client: "wifi", Result: "reject"}, wantReason: []string{"bad_code"}},
+		{name: "none", filter: AuditFilter{Client: "nas9"}, wantReason: nil},
+		{name: "limit", filter: AuditFilter{Limit: 1}, wantReason: []string{""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := db.AuditLog(ctx, tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reasons []string
+			for _, e := range got {
+				reasons = append(reasons, e.Reason)
+			}
+			if strings.Join(reasons, "|") != strings.Join(tc.wantReason, "|") || len(reasons) != len(tc.wantReason) {
+				t.Errorf("reasons %q, want %q", reasons, tc.wantReason)
+			}
+		})
+	}
+}

@@ -2,11 +2,9 @@ package codestore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 )
 
 // Group-commit limits.
@@ -45,8 +43,9 @@ type writeOp struct {
 //	         report each op's error, or the COMMIT's error to every op
 //	         whose fn succeeded ──▶ idle
 type batcher struct {
-	db  *sql.DB
-	now func() time.Time
+	// begin starts the batch's immediate transaction (Store.begin: it
+	// retries while another process holds the write lock).
+	begin func(ctx context.Context) (*dbTx, error)
 
 	mu     sync.RWMutex // held for reading while sending on ops
 	closed bool
@@ -55,12 +54,11 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(db *sql.DB, now func() time.Time) *batcher {
+func newBatcher(begin func(ctx context.Context) (*dbTx, error)) *batcher {
 	b := &batcher{
-		db:   db,
-		now:  now,
-		ops:  make(chan *writeOp, batchQueue),
-		quit: make(chan struct{}),
+		begin: begin,
+		ops:   make(chan *writeOp, batchQueue),
+		quit:  make(chan struct{}),
 	}
 	b.wg.Add(1)
 	go b.loop()
@@ -82,15 +80,17 @@ func (b *batcher) do(ctx context.Context, fn func(tx *dbTx) error) error {
 		b.mu.RUnlock()
 	case <-ctx.Done():
 		b.mu.RUnlock()
-		return fmt.Errorf("codestore: write: %w", ctx.Err())
+		return fmt.Errorf("codestore: write: %w: %w", ErrBusy, ctx.Err())
 	}
 	select {
 	case err := <-op.done:
 		return err
 	case <-ctx.Done():
-		// The write may still commit; the caller treats it as failed
-		// (fail closed: a code may be spent without an Accept).
-		return fmt.Errorf("codestore: write: %w", ctx.Err())
+		// The writer is busy (queued writes, or another process holding
+		// the write lock). The write may still commit; the caller treats
+		// it as failed (fail closed: a code may be spent without an
+		// Accept).
+		return fmt.Errorf("codestore: write: %w: %w", ErrBusy, ctx.Err())
 	}
 }
 
@@ -162,12 +162,11 @@ func (b *batcher) run(batch []*writeOp) {
 
 func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 	ctx := context.Background()
-	sqlTx, err := b.db.BeginTx(ctx, nil)
+	tx, err := b.begin(ctx)
 	if err != nil {
-		failAll(fmt.Errorf("codestore: begin: %w", err))
+		failAll(err)
 		return
 	}
-	tx := &dbTx{Tx: sqlTx, now: b.now(), ctx: ctx}
 	ran := false
 	for i, op := range batch {
 		if err := op.ctx.Err(); err != nil {

@@ -113,7 +113,11 @@ func (s *Store) issue(ctx context.Context, tx *dbTx, req IssueRequest) ([]Issued
 		ic.Uses, ic.ExpiresAt = req.Uses, expires
 		out = append(out, ic)
 	}
-	detail := fmt.Sprintf("count=%d uses=%d ttl=%s", req.Count, req.Uses, req.TTL)
+	ids := make([]string, len(out))
+	for i, ic := range out {
+		ids[i] = strconv.FormatInt(ic.ID, 10)
+	}
+	detail := fmt.Sprintf("codes=%s count=%d uses=%d ttl=%s", strings.Join(ids, ","), req.Count, req.Uses, req.TTL)
 	if req.Replace {
 		detail += fmt.Sprintf(" replaced=%d", replaced)
 	}

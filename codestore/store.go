@@ -35,6 +35,10 @@ const (
 	// maxReadConns bounds the read pool; every connection stays idle in
 	// the pool, so a busy server never reopens one.
 	maxReadConns = 16
+	// busySlice is how long SQLite itself waits for a lock before begin
+	// retries; the retries honour the caller's context, which SQLite's own
+	// busy wait does not.
+	busySlice = 100 * time.Millisecond
 )
 
 // Options configure Open.
@@ -51,8 +55,9 @@ type Options struct {
 	Codes CodeRules
 	// Now is the clock; default time.Now. Inject it to test TOTP and expiry.
 	Now func() time.Time
-	// BusyTimeout is how long a statement waits for another writer (another
-	// radiusd or radiusctl process); default 5s.
+	// BusyTimeout is how long a write transaction waits for another writer
+	// (another radiusd or radiusctl process); default 5s. The wait ends
+	// early, with the context's error, when the caller's context ends.
 	BusyTimeout time.Duration
 	// AsyncAudit makes Audit queue the event for a background writer
 	// instead of committing it before returning (radiusd sets it). When
@@ -84,6 +89,7 @@ type Store struct {
 	stmts   readStmts
 	wstmts  writeStmts
 	now     func() time.Time
+	busy    time.Duration // total wait for the write lock
 	rules   CodeRules
 	codeKey []byte // HMAC-SHA256 key for bypass-code hashes
 	devKey  []byte // AES-256-GCM key for device secrets
@@ -124,7 +130,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := precreate(opts.Path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", dsn(opts.Path, opts.BusyTimeout))
+	db, err := sql.Open("sqlite3", dsn(opts.Path, min(opts.BusyTimeout, busySlice)))
 	if err != nil {
 		return nil, fmt.Errorf("codestore: open: %w", err)
 	}
@@ -133,7 +139,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// blocked on SQLite's write lock.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	s := &Store{db: db, now: opts.Now, rules: rules, codeKey: codeKey, devKey: devKey, rand: cryptoRand}
+	s := &Store{db: db, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devKey: devKey, rand: cryptoRand}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -157,7 +163,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.batch = newBatcher(db, opts.Now)
+	s.batch = newBatcher(s.begin)
 	if opts.AsyncAudit {
 		s.audit = newAuditQueue(s, opts.AuditQueue, opts.AuditWait, opts.Logger.Named("audit"))
 	}
@@ -165,8 +171,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 }
 
 // dsn builds the mattn/go-sqlite3 data source name: WAL, FULL sync (a
-// commit is on disk before it returns), foreign keys, a busy timeout and
-// BEGIN IMMEDIATE so that read-then-write transactions never deadlock.
+// commit is on disk before it returns), foreign keys, a busy timeout (one
+// slice of the wait; begin retries) and BEGIN IMMEDIATE so that
+// read-then-write transactions never deadlock.
 func dsn(path string, busy time.Duration) string {
 	v := url.Values{}
 	v.Set("_journal_mode", "WAL")
@@ -248,13 +255,38 @@ type dbTx struct {
 	ctx context.Context
 }
 
-// begin starts an immediate transaction.
+// begin starts an immediate transaction. While another connection holds
+// the write lock it retries for up to s.busy, giving up as soon as ctx
+// ends: SQLite's own busy wait ignores ctx, so a request deadline could
+// otherwise be overrun by the whole busy timeout. A lock still held at the
+// end gives an error wrapping ErrBusy.
 func (s *Store) begin(ctx context.Context) (*dbTx, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("codestore: begin: %w", err)
+	deadline := time.Now().Add(s.busy)
+	for {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err == nil {
+			return &dbTx{Tx: tx, now: s.now(), ctx: ctx}, nil
+		}
+		if !isBusy(err) {
+			return nil, fmt.Errorf("codestore: begin: %w", err)
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("codestore: begin: %w: %w", ErrBusy, err)
+		}
+		t := time.NewTimer(busySlice / 4)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("codestore: begin: %w: %w", ErrBusy, ctx.Err())
+		case <-t.C:
+		}
 	}
-	return &dbTx{Tx: tx, now: s.now(), ctx: ctx}, nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // update runs fn in a transaction and commits when it returns nil.

@@ -29,7 +29,7 @@ func TestOpenSetsPragmasAndMigrates(t *testing.T) {
 		{"journal_mode", "wal"},
 		{"synchronous", "2"}, // FULL
 		{"foreign_keys", "1"},
-		{"busy_timeout", "5000"},
+		{"busy_timeout", "100"}, // one slice; begin retries up to BusyTimeout
 	}
 	for _, tt := range tests {
 		t.Run(tt.pragma, func(t *testing.T) {

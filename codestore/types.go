@@ -19,6 +19,9 @@ var (
 	ErrInvalid = errors.New("codestore: invalid request")
 	// ErrSchemaTooNew means the database was written by a newer radgate.
 	ErrSchemaTooNew = errors.New("codestore: database schema is newer than this program")
+	// ErrBusy means another process held the database's write lock for
+	// the whole busy timeout, or until the caller's context ended.
+	ErrBusy = errors.New("codestore: database busy")
 	// ErrKeyFile means the key file is unreadable, malformed or too open.
 	ErrKeyFile = errors.New("codestore: bad key file")
 )
@@ -139,8 +142,13 @@ type AuditEvent struct {
 }
 
 // AuditFilter selects audit rows, newest first.
+// Empty fields select everything.
 type AuditFilter struct {
-	User  string
-	Since time.Time
-	Limit int // 0: 100
+	User   string
+	Client string // client block name of auth events
+	Result string // e.g. "accept", "reject", "challenge", "ok"
+	Action string // e.g. "auth", "bypass.issue"
+	Since  time.Time
+	Until  time.Time // rows before this time
+	Limit  int       // 0: 100
 }

@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/radgate/radgate/radattr"
 )
 
 // Config is the whole radgate configuration. Obtain one from Load, Parse or
@@ -28,6 +32,10 @@ type Config struct {
 	// MetricsListen is the TCP address of /metrics and /healthz; "" (the
 	// default) disables them.
 	MetricsListen string
+	// AuditRetention is how long audit rows are kept; radiusd's janitor
+	// deletes older ones every minute. 0 keeps them forever. Default 90
+	// days (2160h).
+	AuditRetention time.Duration
 	// Store locates the SQLite database and its key file.
 	Store Store
 	// Clients are the NAS allowed to send requests, in file order.
@@ -77,6 +85,69 @@ type Client struct {
 	RequireMessageAuthenticator bool
 	// Proxy accepts Proxy-State without Message-Authenticator. Default false.
 	Proxy bool
+	// RateLimit bounds the rejected requests of each source address of the
+	// client (rate_limit). Default: no limit.
+	RateLimit RateLimit
+	// Reply are the attributes of the client's reply block, added to every
+	// Access-Accept sent to it, sorted by attribute name.
+	Reply []radattr.Attribute
+}
+
+// RateLimit is an allowance of Count events per Per, with a burst of
+// Count, written "20/s", "100/m" or "600/1h" in the file. The zero value
+// means no limit.
+type RateLimit struct {
+	Count int
+	Per   time.Duration
+}
+
+// Limits of a rate_limit setting.
+const (
+	maxRateCount = 1_000_000
+	maxRatePer   = 24 * time.Hour
+)
+
+// parseRateLimit parses "COUNT/UNIT": COUNT is a whole number from 1 to
+// 1000000 and UNIT is s, m, h or a duration from 1s to 24h ("30s"). ""
+// and "0" mean no limit (the zero RateLimit).
+func parseRateLimit(s string) (RateLimit, error) {
+	if s == "" || s == "0" {
+		return RateLimit{}, nil
+	}
+	num, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return RateLimit{}, fmt.Errorf("rate limit %q is not COUNT/UNIT (such as \"20/s\" or \"100/m\")", s)
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > maxRateCount {
+		return RateLimit{}, fmt.Errorf("rate limit %q: count must be a whole number from 1 to %d", s, maxRateCount)
+	}
+	var per time.Duration
+	switch unit {
+	case "s":
+		per = time.Second
+	case "m":
+		per = time.Minute
+	case "h":
+		per = time.Hour
+	default:
+		per, err = time.ParseDuration(unit)
+		if err != nil {
+			return RateLimit{}, fmt.Errorf("rate limit %q: unit must be s, m, h or a duration such as \"30s\"", s)
+		}
+	}
+	if per < time.Second || per > maxRatePer {
+		return RateLimit{}, fmt.Errorf("rate limit %q: period must be from 1s to 24h", s)
+	}
+	return RateLimit{Count: n, Per: per}, nil
+}
+
+// String returns the rate limit in the file's syntax ("" for no limit).
+func (r RateLimit) String() string {
+	if r.Count == 0 {
+		return ""
+	}
+	return strconv.Itoa(r.Count) + "/" + r.Per.String()
 }
 
 // String describes the client without its secret.
@@ -92,7 +163,8 @@ type Primary struct {
 	// Backend is local, ldap, radius or none. Default "local".
 	Backend string
 	// PassThroughAttributes names the attributes of an upstream
-	// Access-Accept copied into ours (radius backend).
+	// Access-Accept copied into ours (radius backend): radattr names, or
+	// "Vendor-Specific:N" for one vendor's attributes.
 	PassThroughAttributes []string
 	// Argon2 are the cost parameters of new local password hashes (the
 	// primary.argon2 block). Existing hashes keep the parameters they were
@@ -128,12 +200,26 @@ type LDAP struct {
 	// BaseDN is where users are searched.
 	BaseDN string
 	// UserFilter is the search filter; {username} is replaced by the
-	// escaped user name.
+	// escaped store user name (after policy.username_normalization) and
+	// {login} by the escaped User-Name as the NAS sent it. It must hold
+	// one of them.
 	UserFilter string
 	// RequiredGroups lists group DNs the user must belong to (any of them).
 	RequiredGroups []string
-	// Timeout bounds each LDAP operation. Default 5s.
+	// GroupFilter, when set, finds the user's groups by a search under
+	// BaseDN instead of reading memberOf; {dn} is replaced by the user's
+	// escaped DN, {username} and {login} as in UserFilter.
+	GroupFilter string
+	// Timeout bounds one whole check (connect, searches and binds).
+	// Default 5s.
 	Timeout time.Duration
+	// PoolSize bounds the connections to the directory, 1 to 64; 0 means
+	// the default. Default 4.
+	PoolSize int
+	// InsecureSkipVerify skips the TLS certificate check of ldaps:// and
+	// StartTLS. For tests only; radiusd logs a warning at every start.
+	// Default false.
+	InsecureSkipVerify bool
 }
 
 // String describes the LDAP settings without the bind password.
@@ -157,6 +243,11 @@ type Upstream struct {
 	// Retries is how many times an attempt is repeated after a timeout.
 	// Default 1.
 	Retries int
+	// RequireMessageAuthenticator ignores replies without a
+	// Message-Authenticator (a Message-Authenticator that is present is
+	// always checked). Turn it off only for servers that predate the
+	// BlastRADIUS fixes. Default true.
+	RequireMessageAuthenticator bool
 }
 
 // String describes the upstream without its secret.
@@ -183,6 +274,9 @@ type Policy struct {
 	// ConcatDelimiter separates password and code in concat mode. Default
 	// ","; "" means the code is appended with no separator.
 	ConcatDelimiter string
+	// UsernameNormalization is none or simple (strip DOMAIN\ and @realm,
+	// lowercase). Default "none".
+	UsernameNormalization string
 }
 
 // BypassCodes holds the bypass code rules.
@@ -224,6 +318,7 @@ func Default() *Config {
 		LogFormat:       "text",
 		MaxInflight:     1024,
 		DuplicateWindow: 30 * time.Second,
+		AuditRetention:  90 * 24 * time.Hour,
 		Store: Store{
 			Path:    "/var/lib/radgate/radgate.db",
 			KeyFile: "/var/lib/radgate/radgate.key",
@@ -235,6 +330,7 @@ func Default() *Config {
 			ChallengePrompt:       "Enter your verification code",
 			ChallengeTimeout:      60 * time.Second,
 			ConcatDelimiter:       ",",
+			UsernameNormalization: "none",
 		},
 		BypassCodes: BypassCodes{
 			Length:      9,
@@ -253,12 +349,12 @@ func Default() *Config {
 
 // defaultLDAP returns the defaults of an ldap block.
 func defaultLDAP() LDAP {
-	return LDAP{Timeout: 5 * time.Second}
+	return LDAP{Timeout: 5 * time.Second, PoolSize: 4}
 }
 
 // defaultUpstream returns the defaults of an upstream block.
 func defaultUpstream() Upstream {
-	return Upstream{Timeout: 3 * time.Second, Retries: 1}
+	return Upstream{Timeout: 3 * time.Second, Retries: 1, RequireMessageAuthenticator: true}
 }
 
 // defaultClient returns the defaults of a client block.

@@ -11,7 +11,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/radgate/radgate/radattr"
 )
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
 
 // writeFile writes content to name under dir and returns its path.
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -45,6 +56,7 @@ func TestDefault(t *testing.T) {
 		LogFormat:       "text",
 		MaxInflight:     1024,
 		DuplicateWindow: 30 * time.Second,
+		AuditRetention:  90 * 24 * time.Hour,
 		Store:           Store{Path: "/var/lib/radgate/radgate.db", KeyFile: "/var/lib/radgate/radgate.key"},
 		Primary:         Primary{Backend: "local", Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		Policy: Policy{
@@ -53,6 +65,7 @@ func TestDefault(t *testing.T) {
 			ChallengePrompt:       "Enter your verification code",
 			ChallengeTimeout:      60 * time.Second,
 			ConcatDelimiter:       ",",
+			UsernameNormalization: "none",
 		},
 		BypassCodes: BypassCodes{Length: 9, DefaultUses: 1, DefaultTTL: time.Hour, MaxTTL: 720 * time.Hour, MaxActive: 100},
 		Lockout:     Lockout{MaxFailures: 10, Window: 15 * time.Minute, Duration: 15 * time.Minute},
@@ -159,6 +172,7 @@ func TestParseFull(t *testing.T) {
 		MaxInflight:     64,
 		DuplicateWindow: 45 * time.Second,
 		MetricsListen:   "127.0.0.1:9812",
+		AuditRetention:  720 * time.Hour,
 		Store:           Store{Path: filepath.Join(td, "data/radgate.db"), KeyFile: "/srv/radgate/radgate.key"},
 		Clients: []Client{
 			{
@@ -175,6 +189,10 @@ func TestParseFull(t *testing.T) {
 				Secret:                      []byte("v6-test-secret"),
 				Mode:                        "concat",
 				RequireMessageAuthenticator: true,
+				Reply: []radattr.Attribute{
+					{Type: 11, Value: []byte("v6-acl")},
+					{Type: 27, Value: []byte{0, 0, 0x0e, 0x10}},
+				},
 			},
 		},
 		Primary: Primary{Backend: "ldap", PassThroughAttributes: []string{"Class", "Filter-Id"}, Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
@@ -190,10 +208,14 @@ func TestParseFull(t *testing.T) {
 				"cn=vpn,ou=groups,dc=corp,dc=example",
 				"cn=admins,ou=groups,dc=corp,dc=example",
 			},
-			Timeout: 7 * time.Second,
+			Timeout:            7 * time.Second,
+			GroupFilter:        "(&(objectClass=group)(member={dn}))",
+			PoolSize:           8,
+			InsecureSkipVerify: true,
 		},
 		Upstreams: []Upstream{
-			{Name: "nps1", Address: "10.0.0.5:1812", Secret: []byte("nps1-test-secret"), Timeout: 2 * time.Second, Retries: 3},
+			{Name: "nps1", Address: "10.0.0.5:1812", Secret: []byte("nps1-test-secret"), Timeout: 2 * time.Second, Retries: 3,
+				RequireMessageAuthenticator: true},
 			{Name: "nps2", Address: "nps2.corp.example:1812", Secret: []byte("nps2-test-secret"), Timeout: 3 * time.Second, Retries: 0},
 		},
 		Policy: Policy{
@@ -202,6 +224,7 @@ func TestParseFull(t *testing.T) {
 			ChallengePrompt:       "Code?",
 			ChallengeTimeout:      2 * time.Minute,
 			ConcatDelimiter:       "",
+			UsernameNormalization: "simple",
 		},
 		BypassCodes: BypassCodes{Length: 12, DefaultUses: 0, DefaultTTL: 24 * time.Hour, MaxTTL: 0, MaxActive: 5},
 		Lockout:     Lockout{MaxFailures: 3, Window: 5 * time.Minute, Duration: 0},
@@ -235,6 +258,7 @@ func TestExampleLoads(t *testing.T) {
 		{"log_level", c.LogLevel, "info"},
 		{"log_format", c.LogFormat, "text"},
 		{"metrics_listen", c.MetricsListen, ""},
+		{"audit_retention", c.AuditRetention, 90 * 24 * time.Hour},
 		{"store.path", c.Store.Path, filepath.Join(root, "radgate.db")},
 		{"store.key_file", c.Store.KeyFile, filepath.Join(root, "radgate.key")},
 		{"clients", len(c.Clients), 1},
@@ -366,7 +390,7 @@ func TestPathResolution(t *testing.T) {
 	sub := filepath.Join(dir, "etc")
 	writeFile(t, sub, "secrets/nas.secret", "nas-test\n")
 	writeFile(t, sub, "ldap.pw", "pw-test\n")
-	writeFile(t, sub, "ca.pem", "")
+	writeFile(t, sub, "ca.pem", string(mustRead(t, filepath.Join("testdata", "ca.pem"))))
 	src := `
 store {
   path     = "db/radgate.db"

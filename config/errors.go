@@ -10,6 +10,10 @@ import (
 // a configuration, as opposed to a config file that could not be read.
 var ErrInvalid = errors.New("config: invalid configuration")
 
+// ErrNoCertificates is wrapped by the problem of an ldap.ca_file that holds
+// no PEM certificate.
+var ErrNoCertificates = errors.New("config: no PEM certificate found")
+
 // Problem is one thing wrong with a configuration, located in its file.
 type Problem struct {
 	// File is the config file name as given to Load or Parse; "" when the

@@ -11,8 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"crypto/x509"
+	"encoding/pem"
+	"sort"
+
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/radgate/radgate/radattr"
 )
 
 // maxSecretFile bounds the size of a secret or password file.
@@ -27,6 +33,7 @@ type fileConfig struct {
 	MaxInflight     *int    `hcl:"max_inflight,optional"`
 	DuplicateWindow *string `hcl:"duplicate_window,optional"`
 	MetricsListen   *string `hcl:"metrics_listen,optional"`
+	AuditRetention  *string `hcl:"audit_retention,optional"`
 
 	Store       *fileStore       `hcl:"store,block"`
 	Clients     []fileClient     `hcl:"client,block"`
@@ -44,13 +51,15 @@ type fileStore struct {
 }
 
 type fileClient struct {
-	Name                        string  `hcl:"name,label"`
-	Address                     *string `hcl:"address,optional"`
-	Secret                      *string `hcl:"secret,optional"`
-	SecretFile                  *string `hcl:"secret_file,optional"`
-	Mode                        *string `hcl:"mode,optional"`
-	RequireMessageAuthenticator *bool   `hcl:"require_message_authenticator,optional"`
-	Proxy                       *bool   `hcl:"proxy,optional"`
+	Name                        string            `hcl:"name,label"`
+	Address                     *string           `hcl:"address,optional"`
+	Secret                      *string           `hcl:"secret,optional"`
+	SecretFile                  *string           `hcl:"secret_file,optional"`
+	Mode                        *string           `hcl:"mode,optional"`
+	RequireMessageAuthenticator *bool             `hcl:"require_message_authenticator,optional"`
+	Proxy                       *bool             `hcl:"proxy,optional"`
+	Reply                       map[string]string `hcl:"reply,optional"`
+	RateLimit                   *string           `hcl:"rate_limit,optional"`
 }
 
 type filePrimary struct {
@@ -66,25 +75,29 @@ type fileArgon2 struct {
 }
 
 type fileLDAP struct {
-	URL              *string  `hcl:"url,optional"`
-	StartTLS         *bool    `hcl:"start_tls,optional"`
-	CAFile           *string  `hcl:"ca_file,optional"`
-	BindDN           *string  `hcl:"bind_dn,optional"`
-	BindPassword     *string  `hcl:"bind_password,optional"`
-	BindPasswordFile *string  `hcl:"bind_password_file,optional"`
-	BaseDN           *string  `hcl:"base_dn,optional"`
-	UserFilter       *string  `hcl:"user_filter,optional"`
-	RequiredGroups   []string `hcl:"required_groups,optional"`
-	Timeout          *string  `hcl:"timeout,optional"`
+	URL                *string  `hcl:"url,optional"`
+	StartTLS           *bool    `hcl:"start_tls,optional"`
+	CAFile             *string  `hcl:"ca_file,optional"`
+	BindDN             *string  `hcl:"bind_dn,optional"`
+	BindPassword       *string  `hcl:"bind_password,optional"`
+	BindPasswordFile   *string  `hcl:"bind_password_file,optional"`
+	BaseDN             *string  `hcl:"base_dn,optional"`
+	UserFilter         *string  `hcl:"user_filter,optional"`
+	RequiredGroups     []string `hcl:"required_groups,optional"`
+	Timeout            *string  `hcl:"timeout,optional"`
+	GroupFilter        *string  `hcl:"group_filter,optional"`
+	PoolSize           *int     `hcl:"pool_size,optional"`
+	InsecureSkipVerify *bool    `hcl:"insecure_skip_verify,optional"`
 }
 
 type fileUpstream struct {
-	Name       string  `hcl:"name,label"`
-	Address    *string `hcl:"address,optional"`
-	Secret     *string `hcl:"secret,optional"`
-	SecretFile *string `hcl:"secret_file,optional"`
-	Timeout    *string `hcl:"timeout,optional"`
-	Retries    *int    `hcl:"retries,optional"`
+	Name                        string  `hcl:"name,label"`
+	Address                     *string `hcl:"address,optional"`
+	Secret                      *string `hcl:"secret,optional"`
+	SecretFile                  *string `hcl:"secret_file,optional"`
+	Timeout                     *string `hcl:"timeout,optional"`
+	Retries                     *int    `hcl:"retries,optional"`
+	RequireMessageAuthenticator *bool   `hcl:"require_message_authenticator,optional"`
 }
 
 type filePolicy struct {
@@ -93,6 +106,7 @@ type filePolicy struct {
 	ChallengePrompt       *string `hcl:"challenge_prompt,optional"`
 	ChallengeTimeout      *string `hcl:"challenge_timeout,optional"`
 	ConcatDelimiter       *string `hcl:"concat_delimiter,optional"`
+	UsernameNormalization *string `hcl:"username_normalization,optional"`
 }
 
 type fileBypassCodes struct {
@@ -170,6 +184,7 @@ func (v converter) apply(c *Config, fc *fileConfig) {
 	setInt(&c.MaxInflight, fc.MaxInflight)
 	v.duration(&c.DuplicateWindow, fc.DuplicateWindow, "duplicate_window", "duplicate_window")
 	setString(&c.MetricsListen, fc.MetricsListen)
+	v.duration(&c.AuditRetention, fc.AuditRetention, "audit_retention", "audit_retention")
 
 	if s := fc.Store; s != nil {
 		v.path(&c.Store.Path, s.Path)
@@ -205,6 +220,7 @@ func (v converter) apply(c *Config, fc *fileConfig) {
 		setString(&c.Policy.ChallengePrompt, p.ChallengePrompt)
 		v.duration(&c.Policy.ChallengeTimeout, p.ChallengeTimeout, "policy.challenge_timeout", "policy.challenge_timeout")
 		setString(&c.Policy.ConcatDelimiter, p.ConcatDelimiter)
+		setString(&c.Policy.UsernameNormalization, p.UsernameNormalization)
 	}
 
 	if b := fc.BypassCodes; b != nil {
@@ -240,7 +256,39 @@ func (v converter) client(i int, fcl fileClient) Client {
 	setString(&cl.Mode, fcl.Mode)
 	setBool(&cl.RequireMessageAuthenticator, fcl.RequireMessageAuthenticator)
 	setBool(&cl.Proxy, fcl.Proxy)
+	cl.Reply = v.reply(key+".reply", fmt.Sprintf("client %q", fcl.Name), fcl.Reply)
+	if fcl.RateLimit != nil {
+		r, err := parseRateLimit(*fcl.RateLimit)
+		if err != nil {
+			v.ps.add(key+".rate_limit", nil, "client %q: %v", fcl.Name, err)
+		}
+		cl.RateLimit = r
+	}
 	return cl
+}
+
+// reply converts a client's reply map into attributes sorted by name.
+func (v converter) reply(key, what string, m map[string]string) []radattr.Attribute {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []radattr.Attribute
+	size := 0
+	for _, n := range names {
+		a, err := radattr.Parse(n, m[n])
+		if err != nil {
+			v.ps.add(key, nil, "%s: reply: %v (known: %s)", what, err, strings.Join(radattr.Names(), ", "))
+			continue
+		}
+		size += 2 + len(a.Value)
+		out = append(out, a)
+	}
+	if size > radattr.MaxTotalLen {
+		v.ps.add(key, nil, "%s: reply attributes take %d bytes; at most %d fit", what, size, radattr.MaxTotalLen)
+	}
+	return out
 }
 
 // upstream converts the i-th upstream block.
@@ -256,6 +304,7 @@ func (v converter) upstream(i int, fu fileUpstream) Upstream {
 	u.Secret = v.secret(key, fmt.Sprintf("upstream %q", fu.Name), fu.Secret, fu.SecretFile)
 	v.duration(&u.Timeout, fu.Timeout, key+".timeout", fmt.Sprintf("upstream %q: timeout", fu.Name))
 	setInt(&u.Retries, fu.Retries)
+	setBool(&u.RequireMessageAuthenticator, fu.RequireMessageAuthenticator)
 	return u
 }
 
@@ -266,7 +315,7 @@ func (v converter) ldap(fl *fileLDAP) LDAP {
 	setBool(&l.StartTLS, fl.StartTLS)
 	if fl.CAFile != nil && *fl.CAFile != "" {
 		v.path(&l.CAFile, fl.CAFile)
-		if _, err := os.Stat(l.CAFile); err != nil {
+		if err := checkCAFile(l.CAFile); err != nil {
 			v.ps.add("ldap.ca_file", err, "ldap: ca_file: %v", err)
 		}
 	}
@@ -280,7 +329,38 @@ func (v converter) ldap(fl *fileLDAP) LDAP {
 		l.RequiredGroups = fl.RequiredGroups
 	}
 	v.duration(&l.Timeout, fl.Timeout, "ldap.timeout", "ldap.timeout")
+	setString(&l.GroupFilter, fl.GroupFilter)
+	setInt(&l.PoolSize, fl.PoolSize)
+	setBool(&l.InsecureSkipVerify, fl.InsecureSkipVerify)
 	return l
+}
+
+// checkCAFile reads a PEM bundle and reports an error unless it holds at
+// least one parseable certificate.
+func checkCAFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", path, ErrNoCertificates)
+	}
+	return nil
 }
 
 // secret returns a secret given inline or by file in the block named key.

@@ -8,15 +8,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/radgate/radgate/radattr"
 )
 
 // Allowed values of the enumerated settings, in the order messages list them.
 var (
-	logLevels  = []string{"trace", "debug", "info", "warn", "error"}
-	logFormats = []string{"text", "json"}
-	modes      = []string{"auto", "challenge", "concat"}
-	backends   = []string{"local", "ldap", "radius", "none"}
-	failmodes  = []string{"secure", "safe"}
+	logLevels      = []string{"trace", "debug", "info", "warn", "error"}
+	logFormats     = []string{"text", "json"}
+	modes          = []string{"auto", "challenge", "concat"}
+	backends       = []string{"local", "ldap", "radius", "none"}
+	failmodes      = []string{"secure", "safe"}
+	normalizations = []string{"none", "simple"}
 )
 
 // Limits on bypass code settings (DESIGN.md, "Bypass codes").
@@ -26,6 +31,8 @@ const (
 	maxMaxActive  = 100
 	// maxReplyMessage is the most text one Reply-Message attribute holds.
 	maxReplyMessage = 253
+	// maxLDAPPool bounds ldap.pool_size.
+	maxLDAPPool = 64
 )
 
 // Validate checks c and returns an *Error listing every problem, or nil.
@@ -49,6 +56,7 @@ func (c *Config) validate() *problems {
 	if c.MetricsListen != "" {
 		checkHostPort(ps, "metrics_listen", "metrics_listen", c.MetricsListen, true)
 	}
+	notNegative(ps, "audit_retention", "audit_retention", c.AuditRetention)
 
 	c.validateStore(ps)
 	c.validateClients(ps)
@@ -107,6 +115,9 @@ func (c *Config) validateClients(ps *problems) {
 			ps.add(key+".secret", nil, "%s: secret is empty (set secret or secret_file)", what)
 		}
 		oneOf(ps, key+".mode", what+": mode", cl.Mode, modes)
+		if r := cl.RateLimit; r != (RateLimit{}) && (r.Count < 1 || r.Count > maxRateCount || r.Per < time.Second || r.Per > maxRatePer) {
+			ps.add(key+".rate_limit", nil, "%s: rate_limit must be 1 to %d per 1s to 24h", what, maxRateCount)
+		}
 	}
 }
 
@@ -128,8 +139,12 @@ func (c *Config) validatePrimary(ps *problems) {
 	for _, a := range c.Primary.PassThroughAttributes {
 		if strings.TrimSpace(a) == "" {
 			ps.add("primary.pass_through_attributes", nil, "primary.pass_through_attributes has an empty name")
-			break
+			return
 		}
+	}
+	if _, err := radattr.NewSelector(c.Primary.PassThroughAttributes); err != nil {
+		ps.add("primary.pass_through_attributes", nil, "primary.pass_through_attributes: %v (known: %s, Vendor-Specific:N)",
+			err, strings.Join(radattr.Names(), ", "))
 	}
 }
 
@@ -152,16 +167,38 @@ func (l *LDAP) validate(ps *problems) {
 	if l.BaseDN == "" {
 		ps.add("ldap.base_dn", nil, "ldap.base_dn is required")
 	}
-	if !strings.Contains(l.UserFilter, "{username}") {
-		ps.add("ldap.user_filter", nil, "ldap.user_filter must contain {username}")
+	if !strings.Contains(l.UserFilter, "{username}") && !strings.Contains(l.UserFilter, "{login}") {
+		ps.add("ldap.user_filter", nil, "ldap.user_filter must contain {username} or {login}")
 	}
 	for _, g := range l.RequiredGroups {
 		if strings.TrimSpace(g) == "" {
 			ps.add("ldap.required_groups", nil, "ldap.required_groups has an empty group")
 			break
 		}
+		if _, err := ldap.ParseDN(g); err != nil {
+			ps.add("ldap.required_groups", nil, "ldap.required_groups: %q is not a DN: %v", g, err)
+			break
+		}
+	}
+	for _, kv := range [][2]string{{"ldap.base_dn", l.BaseDN}, {"ldap.bind_dn", l.BindDN}} {
+		if kv[1] == "" {
+			continue
+		}
+		if _, err := ldap.ParseDN(kv[1]); err != nil {
+			ps.add(kv[0], nil, "%s %q is not a DN: %v", kv[0], kv[1], err)
+		}
 	}
 	positive(ps, "ldap.timeout", "ldap.timeout", l.Timeout)
+	if l.GroupFilter != "" && !strings.Contains(l.GroupFilter, "{dn}") && !strings.Contains(l.GroupFilter, "{username}") &&
+		!strings.Contains(l.GroupFilter, "{login}") {
+		ps.add("ldap.group_filter", nil, "ldap.group_filter must contain {dn}, {username} or {login}")
+	}
+	if l.GroupFilter != "" && len(l.RequiredGroups) == 0 {
+		ps.add("ldap.group_filter", nil, "ldap.group_filter is set but required_groups is empty")
+	}
+	if l.PoolSize < 0 || l.PoolSize > maxLDAPPool {
+		ps.add("ldap.pool_size", nil, "ldap.pool_size %d is out of range 1..%d (0 means 4)", l.PoolSize, maxLDAPPool)
+	}
 }
 
 func (c *Config) validateUpstreams(ps *problems) {
@@ -199,6 +236,7 @@ func (c *Config) validatePolicy(ps *problems) {
 			len(p.ChallengePrompt), maxReplyMessage)
 	}
 	positive(ps, "policy.challenge_timeout", "policy.challenge_timeout", p.ChallengeTimeout)
+	oneOf(ps, "policy.username_normalization", "policy.username_normalization", p.UsernameNormalization, normalizations)
 	if strings.ContainsAny(p.ConcatDelimiter, "0123456789") {
 		ps.add("policy.concat_delimiter", nil, "policy.concat_delimiter %q must not contain digits", p.ConcatDelimiter)
 	}

@@ -67,11 +67,15 @@ type env struct {
 	t      *testing.T
 	dir    string
 	config string
+	db     string // absolute path of the database file
 
-	addr string      // radiusd's UDP address once started
-	cmd  *exec.Cmd   // running radiusd
-	log  *syncBuffer // radiusd's stderr
-	done chan error  // radiusd's exit
+	addr string // radiusd's UDP address once started
+	// metricsAddr is the metrics HTTP address once started, when the
+	// config sets metrics_listen.
+	metricsAddr string
+	cmd         *exec.Cmd   // running radiusd
+	log         *syncBuffer // radiusd's stderr
+	done        chan error  // radiusd's exit
 
 	auditSeen map[string]int64 // newest auth event id lastAuth returned, per user
 }
@@ -86,6 +90,10 @@ type settings struct {
 	policy       string // policy block body
 	requireMA    *bool
 	proxy        bool
+	storeDir     string // directory of the database, default the env's own
+	logLevel     string // default "trace"
+	clientExtra  string // more settings of the loopback client, e.g. reply
+	primaryExtra string // more settings of the primary block
 }
 
 func newEnv(t *testing.T, s settings) *env {
@@ -103,12 +111,19 @@ func newEnv(t *testing.T, s settings) *env {
 	if s.requireMA != nil {
 		requireMA = *s.requireMA
 	}
+	if s.logLevel == "" {
+		s.logLevel = "trace"
+	}
 	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "radgate.db")
+	if s.storeDir != "" {
+		dbPath = filepath.Join(s.storeDir, "radgate.db")
+	}
 	cfg := fmt.Sprintf(`listen = "127.0.0.1:0"
-log_level = "trace"
+log_level = %q
 %s
 store {
-  path     = "radgate.db"
+  path     = %q
   key_file = "radgate.key"
 }
 
@@ -118,10 +133,12 @@ client "loopback" {
   mode    = %q
   require_message_authenticator = %t
   proxy   = %t
+  %s
 }
 %s
 primary {
   backend = %q
+  %s
 }
 
 policy {
@@ -131,12 +148,12 @@ policy {
 lockout {
   %s
 }
-`, s.extra, testSecret, s.mode, requireMA, s.proxy, s.extraClients, s.backend, s.policy, s.lockout)
+`, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, dir: dir, config: path}
+	return &env{t: t, dir: dir, config: path, db: dbPath}
 }
 
 // ctlResult is what one radiusctl run printed and returned.
@@ -193,7 +210,10 @@ func (e *env) issue(name string, args ...string) []string {
 	return strings.Fields(out)
 }
 
-var listeningRE = regexp.MustCompile(`listening: addr=(\S+)`)
+var (
+	listeningRE        = regexp.MustCompile(`radiusd: listening: addr=(\S+)`)
+	metricsListeningRE = regexp.MustCompile(`metrics listening: addr=(\S+)`)
+)
 
 // start runs radiusd and waits until it logs its listening address.
 func (e *env) start() {
@@ -232,6 +252,10 @@ func (e *env) start() {
 			e.t.Fatalf("radiusd exited before listening:\n%s", e.log.String())
 		}
 		e.addr = addr
+		// The metrics line comes before the listening line.
+		if m := metricsListeningRE.FindStringSubmatch(e.log.String()); m != nil {
+			e.metricsAddr = m[1]
+		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		e.t.Fatalf("radiusd did not start:\n%s", e.log.String())
@@ -258,6 +282,25 @@ func (e *env) stop() {
 	}
 	if e.t.Failed() {
 		e.t.Logf("radiusd log:\n%s", e.log.String())
+	}
+}
+
+// kill stops radiusd with SIGKILL, as a crash or the OOM killer would,
+// and waits for it to be gone.
+func (e *env) kill() {
+	e.t.Helper()
+	if e.cmd == nil {
+		e.t.Fatal("radiusd is not running")
+	}
+	cmd := e.cmd
+	e.cmd = nil
+	if err := cmd.Process.Kill(); err != nil {
+		e.t.Fatal(err)
+	}
+	select {
+	case <-e.done:
+	case <-time.After(20 * time.Second):
+		e.t.Fatal("radiusd did not die on SIGKILL")
 	}
 }
 

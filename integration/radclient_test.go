@@ -10,7 +10,7 @@ import (
 
 // needTool finds an outside tool. Without it the test skips on a laptop,
 // but fails under CI, where .ci/run installs it.
-func needTool(t *testing.T, name string) string {
+func needTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {

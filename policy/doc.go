@@ -32,6 +32,13 @@
 // primary check: Password is the code, and the user is re-loaded and
 // re-checked (disabled, locked, device rule) before the second factor.
 //
+// User-Name is first mapped to the store user name by
+// Config.Normalization ("simple": CORP\Alice and alice@corp.example are
+// user alice); the primary backend gets both names (primary.Credentials).
+// Attributes the backend passes through (radius backend) are set on the
+// Accept or Challenge decision; radiusd keeps a challenge's in its State
+// and hands them back with the answer (ChallengeState.Attributes).
+//
 // Unknown users go through the primary check too (the local backend
 // verifies a dummy hash), so they cost as much as a wrong password, and a
 // user without an enabled device is split with the same code lengths as an

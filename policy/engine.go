@@ -11,6 +11,7 @@ import (
 
 	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/primary"
+	"github.com/radgate/radgate/radattr"
 )
 
 // Failmode says what happens when the store cannot answer.
@@ -54,9 +55,10 @@ const (
 	// defaultDeviceDigits is the code length assumed for a device with no
 	// digits set and for users without an enabled device.
 	defaultDeviceDigits = 6
-	// auditTimeout bounds the audit write, which outlives the request
-	// context so that a consumed code is always audited.
-	auditTimeout = 5 * time.Second
+	// DefaultStoreTimeout bounds each store call of a decision, so that a
+	// locked or stalled database gives a prompt store_unavailable (or a
+	// failmode-safe accept) well inside a NAS's 3–5 s timeout.
+	DefaultStoreTimeout = time.Second
 )
 
 // Config is the policy block of the configuration, plus the settings of
@@ -83,9 +85,16 @@ type Config struct {
 	// SecondFactorOnly is set for primary backend "none": the NAS checked
 	// the password and User-Password carries the code alone.
 	SecondFactorOnly bool
+	// Normalization maps User-Name to the store user name. Default
+	// NormalizeNone.
+	Normalization Normalization
 	// Lockout is passed to the store on each second-factor failure.
 	// MaxFailures 0 means 10.
 	Lockout codestore.LockoutRules
+	// StoreTimeout bounds each store call (and the audit write) of one
+	// decision; a call that overruns it is a store fault and the failmode
+	// applies. Default 1s.
+	StoreTimeout time.Duration
 }
 
 // DefaultConfig returns the documented defaults of DESIGN.md.
@@ -102,6 +111,7 @@ func DefaultConfig() Config {
 			Window:      DefaultLockoutWindow,
 			Duration:    DefaultLockoutDuration,
 		},
+		StoreTimeout: DefaultStoreTimeout,
 	}
 }
 
@@ -123,8 +133,8 @@ type Engine struct {
 }
 
 // NewEngine returns an Engine. Zero ChallengePrompt, RejectMessage,
-// BypassLength and Lockout.MaxFailures take their defaults. primary may be
-// nil when cfg.SecondFactorOnly is set; a nil log discards.
+// BypassLength, Lockout.MaxFailures and StoreTimeout take their defaults.
+// primary may be nil when cfg.SecondFactorOnly is set; a nil log discards.
 func NewEngine(cfg Config, store Store, primary primary.Authenticator, log hclog.Logger) *Engine {
 	if cfg.ChallengePrompt == "" {
 		cfg.ChallengePrompt = DefaultChallengePrompt
@@ -137,6 +147,12 @@ func NewEngine(cfg Config, store Store, primary primary.Authenticator, log hclog
 	}
 	if cfg.Lockout.MaxFailures <= 0 {
 		cfg.Lockout.MaxFailures = DefaultMaxFailures
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = DefaultStoreTimeout
+	}
+	if store != nil {
+		store = timedStore{Store: store, timeout: cfg.StoreTimeout}
 	}
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -161,8 +177,14 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 		return Decision{Result: Reject, Reason: ReasonStoreUnavailable, ReplyMessage: DefaultRejectMessage, UserName: req.UserName},
 			ErrNotConfigured
 	}
-	log := e.log.With("client", req.Client, "client_addr", req.ClientAddr, "user", req.UserName, "mode", req.Mode.String())
-	d := e.decide(ctx, req, log)
+	login := req.UserName
+	req.UserName = e.cfg.Normalization.Apply(login)
+	logArgs := []any{"client", req.Client, "client_addr", req.ClientAddr, "user", req.UserName, "mode", req.Mode.String()}
+	if login != req.UserName {
+		logArgs = append(logArgs, "login", login)
+	}
+	log := e.log.With(logArgs...)
+	d := e.decide(ctx, req, login, log)
 	if d.UserName == "" && req.Challenge != nil {
 		d.UserName = req.Challenge.UserName
 	}
@@ -171,6 +193,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	}
 	switch d.Result {
 	case Reject:
+		d.Attributes = nil
 		d.ReplyMessage = e.cfg.RejectMessage
 	case Challenge:
 		d.ReplyMessage = e.cfg.ChallengePrompt
@@ -185,13 +208,18 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	if d.CodeID != 0 {
 		args = append(args, "code_id", d.CodeID)
 	}
-	log.Info("decision", args...)
+	if len(d.Attributes) > 0 {
+		args = append(args, "pass_through", len(d.Attributes))
+	}
+	// radiusd writes the one info line per decision, with its duration;
+	// this one adds the policy's view at debug level.
+	log.Debug("decided", args...)
 	return d, nil
 }
 
 // decide routes a request to the first-request, code-only or
 // challenge-answer flow.
-func (e *Engine) decide(ctx context.Context, req Request, log hclog.Logger) Decision {
+func (e *Engine) decide(ctx context.Context, req Request, login string, log hclog.Logger) Decision {
 	text := req.Password
 	if req.AuthType != AuthPAP {
 		if !e.cfg.SecondFactorOnly || req.AuthType != AuthNone {
@@ -204,17 +232,21 @@ func (e *Engine) decide(ctx context.Context, req Request, log hclog.Logger) Deci
 		return reject(ReasonChallengeExpired)
 	}
 	if req.Challenge != nil {
-		return e.answer(ctx, req.Challenge.UserName, text, log)
+		d := e.answer(ctx, req.Challenge.UserName, text, log)
+		if d.Result == Accept {
+			d.Attributes = radattr.Clone(req.Challenge.Attributes)
+		}
+		return d
 	}
 	if e.cfg.SecondFactorOnly {
 		return e.codeOnly(ctx, req, text, log)
 	}
-	return e.first(ctx, req, text, log)
+	return e.first(ctx, req, text, login, log)
 }
 
 // first handles a request without challenge state: split, primary check,
 // then the user checks and the second factor or a challenge.
-func (e *Engine) first(ctx context.Context, req Request, text string, log hclog.Logger) Decision {
+func (e *Engine) first(ctx context.Context, req Request, text, login string, log hclog.Logger) Decision {
 	u, enabled, found, err := e.loadUser(ctx, req.UserName)
 	storeDown := err != nil
 	if storeDown {
@@ -225,24 +257,32 @@ func (e *Engine) first(ctx context.Context, req Request, text string, log hclog.
 	}
 	lengths := e.codeLengths(found, enabled)
 	p := splitPassword(text, req.Mode, e.cfg.ConcatDelimiter, lengths)
-	c, passed, challenge, err := e.checkPrimary(ctx, req.UserName, text, p)
+	creds := primary.Credentials{User: req.UserName, Login: login}
+	c, res, challenge, err := e.checkPrimary(ctx, creds, text, p)
 	if err != nil {
 		log.Error("primary backend unavailable", "error", err)
 		return reject(ReasonPrimaryUnavailable)
 	}
+	if !res.OK && res.Detail != "" {
+		log.Debug("primary check rejected", "detail", res.Detail)
+	}
 	if storeDown { // FailSafe
-		if !passed {
+		if !res.OK {
 			return reject(ReasonBadPassword)
 		}
-		return e.failSafeAccept(log)
+		return e.failSafeAccept(log).withAttributes(res.Attributes)
 	}
 	if !found {
 		return reject(ReasonUnknownUser)
 	}
-	if !passed {
+	if !res.OK {
 		return reject(ReasonBadPassword)
 	}
-	return e.afterPrimary(ctx, u, enabled, c.code, challenge, log)
+	d := e.afterPrimary(ctx, u, enabled, c.code, challenge, log)
+	if d.Result == Accept || d.Result == Challenge {
+		d.Attributes = res.Attributes
+	}
+	return d
 }
 
 // codeOnly handles a first request with primary backend "none": text is
@@ -360,32 +400,35 @@ func (e *Engine) failSafeAccept(log hclog.Logger) Decision {
 
 // checkPrimary runs the primary check once per candidate of p, in order,
 // and then on the whole text when p allows a challenge. It returns the
-// candidate that passed, or challenge=true when the whole text did.
-func (e *Engine) checkPrimary(ctx context.Context, user, text string, p plan) (c candidate, passed, challenge bool, err error) {
+// candidate that passed and the backend's result, or challenge=true when
+// the whole text did.
+func (e *Engine) checkPrimary(ctx context.Context, creds primary.Credentials, text string, p plan) (c candidate, res primary.Result, challenge bool, err error) {
 	for _, c := range p.candidates {
-		ok, err := e.primaryOK(ctx, user, c.password)
-		if err != nil || ok {
-			return c, ok, false, err
+		creds.Password = c.password
+		res, err := e.primaryCheck(ctx, creds)
+		if err != nil || res.OK {
+			return c, res, false, err
 		}
 	}
 	if p.challenge {
-		ok, err := e.primaryOK(ctx, user, text)
-		return candidate{password: text}, ok, ok, err
+		creds.Password = text
+		res, err := e.primaryCheck(ctx, creds)
+		return candidate{password: text}, res, res.OK, err
 	}
-	return candidate{}, false, false, nil
+	return candidate{}, primary.Result{}, false, nil
 }
 
-// primaryOK asks the primary backend; an empty password never passes and
-// is not sent (an empty LDAP bind is an anonymous bind).
-func (e *Engine) primaryOK(ctx context.Context, user, password string) (bool, error) {
-	if password == "" {
-		return false, nil
+// primaryCheck asks the primary backend; an empty password never passes
+// and is not sent (an empty LDAP bind is an anonymous bind).
+func (e *Engine) primaryCheck(ctx context.Context, creds primary.Credentials) (primary.Result, error) {
+	if creds.Password == "" {
+		return primary.Result{Detail: primary.DetailEmptyPassword}, nil
 	}
-	ok, err := e.primary.Authenticate(ctx, user, password)
+	res, err := e.primary.Authenticate(ctx, creds)
 	if err != nil {
-		return false, fmt.Errorf("policy: primary check: %w", err)
+		return primary.Result{}, fmt.Errorf("policy: primary check: %w", err)
 	}
-	return ok, nil
+	return res, nil
 }
 
 // loadUser returns the user and their enabled devices. found is false for
@@ -433,8 +476,8 @@ func (e *Engine) codeLengths(found bool, enabled []codestore.Device) []int {
 }
 
 // audit writes the decision's audit event. It outlives ctx (bounded by
-// auditTimeout) so that a consumed code is always recorded; a failure is
-// logged and the decision kept.
+// StoreTimeout) so that a consumed code is recorded even when the request
+// is cancelled; a failure is logged and the decision kept.
 func (e *Engine) audit(ctx context.Context, req Request, d Decision, log hclog.Logger) {
 	ev := codestore.AuditEvent{
 		Time:   e.Now(),
@@ -451,9 +494,7 @@ func (e *Engine) audit(ctx context.Context, req Request, d Decision, log hclog.L
 	case d.CodeID != 0:
 		ev.Detail = "code=" + strconv.FormatInt(d.CodeID, 10)
 	}
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if err := e.store.Audit(actx, ev); err != nil {
+	if err := e.store.Audit(context.WithoutCancel(ctx), ev); err != nil {
 		log.Error("could not write audit event", "error", err, "result", ev.Result, "reason", ev.Reason)
 	}
 }
@@ -466,6 +507,12 @@ func reject(reason Reason) Decision {
 // rejectUser is a Reject decision for reason about user.
 func rejectUser(reason Reason, user string) Decision {
 	return Decision{Result: Reject, Reason: reason, UserName: user}
+}
+
+// withAttributes returns d with Attributes set.
+func (d Decision) withAttributes(attrs []radattr.Attribute) Decision {
+	d.Attributes = attrs
+	return d
 }
 
 // withUser returns d with UserName set.

@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/radgate/radgate/codestore"
+	"github.com/radgate/radgate/primary"
+	"github.com/radgate/radgate/radattr"
 )
 
 // fakeStore is an in-memory Store that records the calls that change
@@ -112,23 +114,30 @@ func (f *fakeStore) Audit(_ context.Context, e codestore.AuditEvent) error {
 }
 
 // fakePrimary accepts user/password pairs from passwords and records every
-// call as "user:password".
+// call as "user:password", and the Login of each call in logins. attrs are
+// returned with every success.
 type fakePrimary struct {
 	mu        sync.Mutex
 	passwords map[string]string
+	attrs     []radattr.Attribute
 	err       error
 	calls     []string
+	logins    []string
 }
 
-func (p *fakePrimary) Authenticate(_ context.Context, user, password string) (bool, error) {
+func (p *fakePrimary) Authenticate(_ context.Context, c primary.Credentials) (primary.Result, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.calls = append(p.calls, user+":"+password)
+	p.calls = append(p.calls, c.User+":"+c.Password)
+	p.logins = append(p.logins, c.Login)
 	if p.err != nil {
-		return false, p.err
+		return primary.Result{}, p.err
 	}
-	want, ok := p.passwords[user]
-	return ok && want == password, nil
+	want, ok := p.passwords[c.User]
+	if !ok || want != c.Password {
+		return primary.Result{Detail: primary.DetailWrongPassword}, nil
+	}
+	return primary.Result{OK: true, Attributes: p.attrs}, nil
 }
 
 // syncBuffer is a bytes.Buffer safe for the logger's writes.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"time"
 
 	"github.com/radgate/radgate/codestore"
 )
@@ -28,4 +29,54 @@ type Store interface {
 	ResetFailures(ctx context.Context, userID int64) error
 	// Audit writes one audit event.
 	Audit(ctx context.Context, e codestore.AuditEvent) error
+}
+
+// timedStore gives every call of the Store it wraps its own deadline, so
+// one stalled call (a lock held by another process, a hung disk) cannot
+// hold a request past what the NAS waits for.
+type timedStore struct {
+	Store
+	timeout time.Duration
+}
+
+func (s timedStore) UserByName(ctx context.Context, name string) (codestore.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.UserByName(ctx, name)
+}
+
+func (s timedStore) Devices(ctx context.Context, user string) ([]codestore.Device, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Devices(ctx, user)
+}
+
+func (s timedStore) VerifyDeviceCode(ctx context.Context, userID int64, code string) (int64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.VerifyDeviceCode(ctx, userID, code)
+}
+
+func (s timedStore) ConsumeBypassCode(ctx context.Context, userID int64, code string) (int64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.ConsumeBypassCode(ctx, userID, code)
+}
+
+func (s timedStore) RecordFailure(ctx context.Context, userID int64, r codestore.LockoutRules) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.RecordFailure(ctx, userID, r)
+}
+
+func (s timedStore) ResetFailures(ctx context.Context, userID int64) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.ResetFailures(ctx, userID)
+}
+
+func (s timedStore) Audit(ctx context.Context, e codestore.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.Store.Audit(ctx, e)
 }

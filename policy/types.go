@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/radgate/radgate/radattr"
+
 // Mode is how a client sends the second factor.
 type Mode int
 
@@ -87,6 +89,9 @@ type Request struct {
 // its answer. radiusd keys it by the random State it sent.
 type ChallengeState struct {
 	UserName string // the user name the challenge was issued for
+	// Attributes are the pass-through attributes of the primary check
+	// (Decision.Attributes of the challenge), for the final Accept.
+	Attributes []radattr.Attribute
 }
 
 // Result is the kind of answer the NAS gets.
@@ -147,4 +152,8 @@ type Decision struct {
 	UserName string
 	DeviceID int64 // accepting device, 0 if none
 	CodeID   int64 // consumed bypass code, 0 if none
+	// Attributes are reply attributes the primary backend passed through
+	// (primary.pass_through_attributes), set on Accept and on Challenge
+	// (radiusd keeps them in the challenge state); nil on Reject.
+	Attributes []radattr.Attribute
 }

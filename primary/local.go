@@ -9,14 +9,53 @@ import (
 	"runtime"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/radgate/radgate/radattr"
 )
 
-// Authenticator checks first-factor credentials. ok=false is a rejection;
-// an error means the backend could not answer and wraps ErrUnavailable.
-// Implementations are safe for concurrent use.
+// Authenticator checks first-factor credentials. Result.OK=false is a
+// rejection; an error means the backend could not answer and wraps
+// ErrUnavailable. An empty password is always a rejection. Implementations
+// are safe for concurrent use.
 type Authenticator interface {
-	Authenticate(ctx context.Context, user, password string) (ok bool, err error)
+	Authenticate(ctx context.Context, c Credentials) (Result, error)
 }
+
+// Credentials are what a backend checks.
+type Credentials struct {
+	// User is the store user name: the User-Name after
+	// policy.username_normalization ("alice" for "CORP\Alice" with
+	// "simple"). The local backend looks its hash up by User; the ldap
+	// backend puts it in {username}.
+	User string
+	// Login is the User-Name exactly as the NAS sent it. The radius
+	// backend forwards it; the ldap backend puts it in {login}.
+	Login string
+	// Password is the password alone, the second factor split off.
+	Password string
+}
+
+// Result is a backend's answer to one check.
+type Result struct {
+	// OK is true when the password is right (and, for ldap, the user is
+	// in a required group).
+	OK bool
+	// Detail says why a check was rejected ("wrong password", "not in a
+	// required group"), for logs and "radiusctl primary test". It never
+	// holds a password and is never sent to the NAS.
+	Detail string
+	// Attributes are the upstream reply attributes selected by
+	// primary.pass_through_attributes (radius backend), to be copied into
+	// the final Access-Accept.
+	Attributes []radattr.Attribute
+}
+
+// Details of rejections shared by the backends.
+const (
+	DetailEmptyPassword = "empty password"
+	DetailWrongPassword = "wrong password"
+	DetailUnknownUser   = "unknown user"
+)
 
 // ErrUnavailable means the primary backend could not answer; policy rejects
 // with primary_unavailable.
@@ -68,33 +107,40 @@ func NewLocal(h HashLookup, p Argon2Params) *Local {
 	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
-// Authenticate reports whether password is user's local password. At most
-// GOMAXPROCS hashes run at once; a caller waits for a slot (or its ctx). An
-// unknown user, a user without a password hash and an empty password are
-// rejected after verifying the dummy hash, so they take as long as a wrong
-// password. A lookup failure or a malformed stored hash is an error
-// wrapping ErrUnavailable.
-func (l *Local) Authenticate(ctx context.Context, user, password string) (bool, error) {
-	encoded, err := l.hashes.PasswordHash(ctx, user)
+// Authenticate reports whether c.Password is the local password of
+// c.User. At most GOMAXPROCS hashes run at once; a caller waits for a slot
+// (or its ctx). An unknown user, a user without a password hash and an empty
+// password are rejected after verifying the dummy hash, so they take as
+// long as a wrong password. A lookup failure or a malformed stored hash is
+// an error wrapping ErrUnavailable.
+func (l *Local) Authenticate(ctx context.Context, c Credentials) (Result, error) {
+	encoded, err := l.hashes.PasswordHash(ctx, c.User)
 	if err != nil {
-		return false, fmt.Errorf("%w: look up password hash: %w", ErrUnavailable, err)
+		return Result{}, fmt.Errorf("%w: look up password hash: %w", ErrUnavailable, err)
 	}
 	select {
 	case l.slots <- struct{}{}:
 		defer func() { <-l.slots }()
 	case <-ctx.Done():
-		return false, fmt.Errorf("%w: waiting to hash: %w", ErrUnavailable, ctx.Err())
+		return Result{}, fmt.Errorf("%w: waiting to hash: %w", ErrUnavailable, ctx.Err())
 	}
-	if encoded == "" || password == "" {
-		l.burn(password)
-		return false, nil
+	switch {
+	case c.Password == "":
+		l.burn(c.Password)
+		return Result{Detail: DetailEmptyPassword}, nil
+	case encoded == "":
+		l.burn(c.Password)
+		return Result{Detail: DetailUnknownUser}, nil
 	}
-	ok, err := verifyPassword(l.kdf, encoded, password)
+	ok, err := verifyPassword(l.kdf, encoded, c.Password)
 	if err != nil {
-		l.burn(password)
-		return false, fmt.Errorf("%w: stored hash for user: %w", ErrUnavailable, err)
+		l.burn(c.Password)
+		return Result{}, fmt.Errorf("%w: stored hash for user: %w", ErrUnavailable, err)
 	}
-	return ok, nil
+	if !ok {
+		return Result{Detail: DetailWrongPassword}, nil
+	}
+	return Result{OK: true}, nil
 }
 
 // burn verifies password against the dummy hash and discards the result.

@@ -76,7 +76,8 @@ func TestLocalAuthenticate(t *testing.T) {
 				h.hashes[k] = v
 			}
 			l, argonCalls := countingLocal(h, cheap)
-			ok, err := l.Authenticate(context.Background(), tt.user, tt.password)
+			res, err := l.Authenticate(context.Background(), Credentials{User: tt.user, Login: "CORP\\" + tt.user, Password: tt.password})
+			ok := res.OK
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("Authenticate: %v", err)
 			}
@@ -136,8 +137,8 @@ func TestLocalConcurrent(t *testing.T) {
 			if i%2 == 1 {
 				pw = "nope"
 			}
-			ok, err := l.Authenticate(context.Background(), "u", pw)
-			if err == nil && ok != (i%2 == 0) {
+			res, err := l.Authenticate(context.Background(), Credentials{User: "u", Login: "u", Password: pw})
+			if err == nil && res.OK != (i%2 == 0) {
 				err = errors.New("wrong answer")
 			}
 			errs <- err
@@ -159,9 +160,9 @@ func TestNone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ok, err := None{}.Authenticate(context.Background(), tt.user, tt.password)
-			if err != nil || !ok {
-				t.Errorf("None.Authenticate = %v, %v; want true, nil", ok, err)
+			res, err := None{}.Authenticate(context.Background(), Credentials{User: tt.user, Login: tt.user, Password: tt.password})
+			if err != nil || !res.OK {
+				t.Errorf("None.Authenticate = %+v, %v; want OK, nil", res, err)
 			}
 		})
 	}

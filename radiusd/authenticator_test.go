@@ -103,7 +103,7 @@ func TestRFC2865PasswordVector(t *testing.T) {
 func TestResponseVector(t *testing.T) {
 	req := mustHex(t, rfc2865WithMA)
 	want := mustHex(t, rfc2865AcceptWithMA)
-	got, err := encodeResponse(radius.CodeAccessAccept, req[1], req[4:20], rfc2865Secret, "hello", nil, [][]byte{[]byte("abc")})
+	got, err := encodeResponse(radius.CodeAccessAccept, req[1], req[4:20], rfc2865Secret, "hello", nil, nil, [][]byte{[]byte("abc")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestEncodeResponseTooLarge(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		big = append(big, make([]byte, 253))
 	}
-	if _, err := encodeResponse(radius.CodeAccessReject, 1, make([]byte, 16), []byte("s"), "", nil, big); err == nil {
+	if _, err := encodeResponse(radius.CodeAccessReject, 1, make([]byte, 16), []byte("s"), "", nil, nil, big); err == nil {
 		t.Error("oversized response encoded")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 // stateLength is the length of the random State sent in Access-Challenge.
@@ -21,7 +22,10 @@ type challengeEntry struct {
 	client    string
 	matchUser string
 	// user is the user name policy decided about (Decision.UserName).
-	user    string
+	user string
+	// attrs are the pass-through attributes for the final Accept; their
+	// size is bounded by radattr.Selector.
+	attrs   []radattr.Attribute
 	expires time.Time
 	elem    *list.Element
 }
@@ -45,9 +49,9 @@ func newChallengeTable(timeout time.Duration, max int) *challengeTable {
 	return &challengeTable{timeout: timeout, max: max, m: make(map[string]*challengeEntry)}
 }
 
-// add creates a State bound to client and matchUser, remembering user for
-// policy. It returns the State bytes to send.
-func (t *challengeTable) add(client, matchUser, user string, now time.Time) ([]byte, error) {
+// add creates a State bound to client and matchUser, remembering user and
+// attrs for policy. It returns the State bytes to send.
+func (t *challengeTable) add(client, matchUser, user string, attrs []radattr.Attribute, now time.Time) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expire(now)
@@ -68,6 +72,7 @@ func (t *challengeTable) add(client, matchUser, user string, now time.Time) ([]b
 		client:    client,
 		matchUser: matchUser,
 		user:      user,
+		attrs:     radattr.Clone(attrs),
 		expires:   now.Add(t.timeout),
 	}
 	e.elem = t.order.PushBack(e)
@@ -89,7 +94,7 @@ func (t *challengeTable) take(state []byte, client, userName string, now time.Ti
 	if !now.Before(e.expires) || e.client != client || e.matchUser != userName {
 		return nil, false
 	}
-	return &policy.ChallengeState{UserName: e.user}, true
+	return &policy.ChallengeState{UserName: e.user, Attributes: e.attrs}, true
 }
 
 func (t *challengeTable) expire(now time.Time) {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 // Client is one NAS allowed to talk to the server, matched by source
@@ -27,6 +28,13 @@ type Client struct {
 	// Proxy marks a client that may send Proxy-State without a
 	// Message-Authenticator.
 	Proxy bool
+	// Reply are attributes added to every Access-Accept sent to this
+	// client, before any pass-through attributes; a pass-through attribute
+	// of a type (or vendor) Reply sets is left out.
+	Reply []radattr.Attribute
+	// RateLimit bounds the rejects of each source address of the client.
+	// Default (zero): no limit.
+	RateLimit RateLimit
 }
 
 // clientTable maps a source address to the most specific client. It is
@@ -59,6 +67,9 @@ func newClientTable(clients []Client) (*clientTable, error) {
 		}
 		if len(c.Secret) == 0 {
 			return nil, fmt.Errorf("radiusd: client %q: empty secret: %w", c.Name, ErrInvalidClient)
+		}
+		if c.RateLimit.Burst < 0 || c.RateLimit.PerSecond < 0 || (c.RateLimit.Burst > 0) != (c.RateLimit.PerSecond > 0) {
+			return nil, fmt.Errorf("radiusd: client %q: rate limit needs a positive rate and burst: %w", c.Name, ErrInvalidClient)
 		}
 		c.Secret = append([]byte(nil), c.Secret...)
 		p := normalizePrefix(c.Network)

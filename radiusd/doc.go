@@ -41,6 +41,9 @@
 //	10 one log line: client, src, user, auth_type, result, reason,
 //	   device_id/code_id, duration (never password, code, State or secret)
 //
+// Requests (after step 2), answers (step 10), replays and drops are
+// also reported to Config.Observer, which the metrics package implements.
+//
 // Nothing that fails steps 1–6 gets a reply: answering garbage would make
 // the server an amplifier. Every map a remote party can grow is bounded:
 // the duplicate cache (MaxDuplicates), the State table (MaxChallenges) and

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"layeh.com/radius"
+
+	"github.com/radgate/radgate/radattr"
 )
 
 // maxAttrValue is the largest value one attribute can carry.
@@ -12,9 +14,10 @@ const maxAttrValue = 253
 
 // encodeResponse builds a signed response to a request (step 8): the
 // Message-Authenticator first, then Reply-Message (split over several
-// attributes when longer than 253 bytes), then State when non-nil, then the
-// request's Proxy-State attributes unchanged and in order.
-func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, replyMessage string, state []byte, proxyStates [][]byte) ([]byte, error) {
+// attributes when longer than 253 bytes), then State when non-nil, then
+// attrs (reply and pass-through attributes), then the request's
+// Proxy-State attributes unchanged and in order.
+func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, replyMessage string, state []byte, attrs []radattr.Attribute, proxyStates [][]byte) ([]byte, error) {
 	size := headerLength + 2 + maLength
 	for rest := len(replyMessage); rest > 0; rest -= maxAttrValue {
 		size += 2 + min(rest, maxAttrValue)
@@ -24,6 +27,12 @@ func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, re
 			return nil, fmt.Errorf("radiusd: state too long: %w", errEncode)
 		}
 		size += 2 + len(state)
+	}
+	for _, a := range attrs {
+		if len(a.Value) > maxAttrValue {
+			return nil, fmt.Errorf("radiusd: attribute %d too long: %w", a.Type, errEncode)
+		}
+		size += 2 + len(a.Value)
 	}
 	for _, ps := range proxyStates {
 		size += 2 + len(ps)
@@ -48,6 +57,10 @@ func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, re
 	if state != nil {
 		pkt = append(pkt, attrState, byte(2+len(state)))
 		pkt = append(pkt, state...)
+	}
+	for _, a := range attrs {
+		pkt = append(pkt, a.Type, byte(2+len(a.Value)))
+		pkt = append(pkt, a.Value...)
 	}
 	for _, ps := range proxyStates {
 		pkt = append(pkt, attrProxyState, byte(2+len(ps)))

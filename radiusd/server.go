@@ -15,6 +15,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 // Defaults for the zero Config fields.
@@ -58,6 +59,9 @@ type Config struct {
 	Logger hclog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Observer is told about requests, answers, replays and drops, for
+	// metrics. Default: an Observer that ignores everything.
+	Observer Observer
 }
 
 // reasonPolicyError is logged when the Decider fails and the request is
@@ -69,6 +73,7 @@ const reasonPolicyError policy.Reason = "policy_error"
 type Server struct {
 	logger hclog.Logger
 	now    func() time.Time
+	obs    Observer
 
 	state      atomic.Pointer[serverState]
 	sem        chan struct{}
@@ -76,6 +81,8 @@ type Server struct {
 	challenges *challengeTable
 	unknownLog *logLimiter // packets from unknown sources
 	authLog    *logLimiter // packets failing the Message-Authenticator rules
+	rateLog    *logLimiter // requests dropped by a client's rate limit
+	sources    *sourceLimiter
 	stats      counters
 
 	baseCtx context.Context
@@ -133,15 +140,21 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		logger:     cfg.Logger,
 		now:        cfg.Now,
+		obs:        cfg.Observer,
 		sem:        make(chan struct{}, cfg.MaxInflight),
 		dups:       newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
 		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
 		unknownLog: newLogLimiter(1, 5),
 		authLog:    newLogLimiter(1, 5),
+		rateLog:    newLogLimiter(1, 5),
+		sources:    newSourceLimiter(DefaultMaxRateSources),
 		baseCtx:    ctx,
 		cancel:     cancel,
 	}
@@ -271,6 +284,7 @@ func (s *Server) Stats() Stats {
 
 func (s *Server) drop(r dropIndex) {
 	s.stats.dropped[r].Add(1)
+	s.obs.Dropped(dropReasons[r])
 	if s.onDrop != nil {
 		s.onDrop(dropReasons[r])
 	}
@@ -323,6 +337,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 		}
 		return
 	}
+	s.obs.Request(c.Name, info.code)
 
 	// 3. Message-Authenticator.
 	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset)) {
@@ -360,13 +375,22 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 			return
 		}
 		s.stats.replayed.Add(1)
+		s.obs.Replayed(c.Name)
 		if _, err := conn.WriteTo(cached, from); err != nil {
 			s.logger.Warn("write failed", "client", c.Name, "error", err)
 		}
 		return
 	}
 
-	// 5. Bounded work.
+	// 5. Per-source reject allowance, then bounded work.
+	if !s.sources.admit(src.Addr(), c.RateLimit, s.now()) {
+		s.dups.abort(key)
+		s.drop(dropRateLimited)
+		if allowed, suppressed := s.rateLog.allow(s.now()); allowed {
+			s.logger.Warn("rate limit reached, request dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
+		}
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -394,7 +418,7 @@ func (s *Server) answerStatusServer(conn net.PacketConn, c *Client, pkt []byte, 
 			proxyStates = append(proxyStates, pkt[off+2:off+int(pkt[off+1])])
 		}
 	}
-	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.Secret, "", nil, proxyStates)
+	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.Secret, "", nil, nil, proxyStates)
 	if err != nil {
 		s.drop(dropEncodeFailed)
 		s.logger.Error("cannot encode status-server response", "client", c.Name, "error", err)
@@ -461,15 +485,17 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 
 	code := radius.CodeAccessReject
 	var state []byte
+	var attrs []radattr.Attribute
 	switch dec.Result {
 	case policy.Accept:
 		code = radius.CodeAccessAccept
+		attrs = radattr.Merge(c.Reply, dec.Attributes)
 	case policy.Challenge:
 		user := dec.UserName
 		if user == "" {
 			user = pr.req.UserName
 		}
-		state, err = s.challenges.add(c.Name, pr.req.UserName, user, s.now())
+		state, err = s.challenges.add(c.Name, pr.req.UserName, user, dec.Attributes, s.now())
 		if err != nil {
 			s.logger.Error("cannot issue challenge, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
 			dec = policy.Decision{Result: policy.Reject, Reason: dec.Reason, UserName: dec.UserName}
@@ -481,7 +507,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		dec.Result = policy.Reject
 	}
 
-	resp, err := encodeResponse(code, p.Identifier, p.Authenticator[:], c.Secret, dec.ReplyMessage, state, pr.proxyStates)
+	resp, err := encodeResponse(code, p.Identifier, p.Authenticator[:], c.Secret, dec.ReplyMessage, state, attrs, pr.proxyStates)
 	if err != nil {
 		dropRequest(dropEncodeFailed)
 		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)
@@ -491,12 +517,16 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	switch code {
 	case radius.CodeAccessAccept:
 		s.stats.accepts.Add(1)
+		s.sources.refund(src.Addr(), c.RateLimit)
 	case radius.CodeAccessChallenge:
 		s.stats.challenges.Add(1)
+		s.sources.refund(src.Addr(), c.RateLimit)
 	default:
 		s.stats.rejects.Add(1)
 	}
-	s.logDecision(c, src, pr.req, dec, time.Since(start))
+	elapsed := time.Since(start)
+	s.obs.Answered(c.Name, code, dec, elapsed)
+	s.logDecision(c, src, pr.req, dec, elapsed)
 	// The work is done: free the slot before the reply can prompt the
 	// NAS's next request.
 	release()

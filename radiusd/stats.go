@@ -19,6 +19,7 @@ const (
 	DropMalformedPassword    DropReason = "malformed_password"            // User-Password cannot be decoded
 	DropEncodeFailed         DropReason = "encode_failed"                 // response could not be built
 	DropPanic                DropReason = "panic"                         // the request handler panicked
+	DropRateLimited          DropReason = "rate_limited"                  // the source spent its reject allowance
 )
 
 // dropReasons lists every DropReason in index order.
@@ -34,6 +35,7 @@ var dropReasons = [...]DropReason{
 	DropMalformedPassword,
 	DropEncodeFailed,
 	DropPanic,
+	DropRateLimited,
 }
 
 type dropIndex int
@@ -50,6 +52,7 @@ const (
 	dropMalformedPassword
 	dropEncodeFailed
 	dropPanic
+	dropRateLimited
 	numDropReasons
 )
 

@@ -45,19 +45,19 @@ func TestDupCache(t *testing.T) {
 func TestChallengeTable(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tbl := newChallengeTable(time.Minute, 2)
-	s1, err := tbl.add("nas", "alice", "alice", now)
+	s1, err := tbl.add("nas", "alice", "alice", nil, now)
 	if err != nil || len(s1) != stateLength {
 		t.Fatalf("add = %x, %v", s1, err)
 	}
-	s2, err := tbl.add("nas", "bob", "bob", now.Add(time.Second))
+	s2, err := tbl.add("nas", "bob", "bob", nil, now.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tbl.add("nas", "carol", "carol", now.Add(2*time.Second)); err != errChallengeTableFull {
+	if _, err := tbl.add("nas", "carol", "carol", nil, now.Add(2*time.Second)); err != errChallengeTableFull {
 		t.Fatalf("third add = %v, want full", err)
 	}
 	// Once the first expires it makes room.
-	if _, err := tbl.add("nas", "carol", "carol", now.Add(time.Minute)); err != nil {
+	if _, err := tbl.add("nas", "carol", "carol", nil, now.Add(time.Minute)); err != nil {
 		t.Fatalf("add after expiry = %v", err)
 	}
 	if _, ok := tbl.take(s1, "nas", "alice", now.Add(time.Minute)); ok {

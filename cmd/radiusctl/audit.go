@@ -11,25 +11,31 @@ import (
 
 func (a *app) auditCommand() *cobra.Command {
 	var (
-		name, since string
-		limit       int
+		filter       codestore.AuditFilter
+		since, until string
 	)
 	c := &cobra.Command{
 		Use:   "audit",
 		Short: "Show the audit log, newest first",
+		Long: `Show the audit log, newest first: every login decision (actor
+client:NAME) and every admin change, with the user, client, result, reason
+and the code or device id involved. It never holds a code or password.
+--since and --until take a duration back from now (24h) or a time
+(2026-01-02T15:04:05Z); the filters combine.`,
 		Example: `  radiusctl audit --user alice --since 24h
-  radiusctl audit --limit 20 --json`,
+  radiusctl audit --client vpn --result reject --since 2026-01-02T00:00:00Z --until 2026-01-03T00:00:00Z
+  radiusctl audit --action bypass.issue --limit 20 --json`,
 		Args: cobra.NoArgs,
 		RunE: action(func(ctx context.Context, _ []string) error {
-			filter := codestore.AuditFilter{User: name, Limit: limit}
-			if since != "" {
-				d, err := time.ParseDuration(since)
-				if err != nil || d <= 0 {
-					return usagef("audit: --since %q is not a duration such as 24h", since)
-				}
-				filter.Since = time.Now().Add(-d)
+			now := time.Now()
+			var err error
+			if filter.Since, err = parseWhen("since", since, now); err != nil {
+				return err
 			}
-			if limit < 0 {
+			if filter.Until, err = parseWhen("until", until, now); err != nil {
+				return err
+			}
+			if filter.Limit < 0 {
 				return usagef("audit: --limit must be positive")
 			}
 			store, err := a.open(ctx)
@@ -44,10 +50,29 @@ func (a *app) auditCommand() *cobra.Command {
 		}),
 	}
 	f := c.Flags()
-	f.StringVar(&name, "user", "", "only events about this user")
-	f.StringVar(&since, "since", "", "only events newer than this duration, such as 24h")
-	f.IntVar(&limit, "limit", 100, "at most this many events")
+	f.StringVar(&filter.User, "user", "", "only events about this user")
+	f.StringVar(&filter.Client, "client", "", "only login events from this client block")
+	f.StringVar(&filter.Result, "result", "", "only events with this result: accept, reject, challenge, ok")
+	f.StringVar(&filter.Action, "action", "", "only events of this action, such as auth or bypass.issue")
+	f.StringVar(&since, "since", "", "only events at or after this time, or this long ago (24h)")
+	f.StringVar(&until, "until", "", "only events before this time, or this long ago (1h)")
+	f.IntVar(&filter.Limit, "limit", 100, "at most this many events")
 	return c
+}
+
+// parseWhen reads a --since/--until value: a positive duration back from
+// now, or an RFC 3339 time. "" is the zero time (no bound).
+func parseWhen(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("audit: --%s %q is neither a duration such as 24h nor a time such as 2026-01-02T15:04:05Z", flag, v)
 }
 
 func auditRow(e codestore.AuditEvent) (any, []string) {

@@ -9,8 +9,11 @@ import (
 
 func (a *app) purgeCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:     "purge",
-		Short:   "Delete expired bypass codes now (radiusd does this every minute)",
+		Use:   "purge",
+		Short: "Delete expired bypass codes and old audit rows now (radiusd does this every minute)",
+		Long: `Run one janitor pass now: delete expired bypass codes, and audit rows
+older than audit_retention (unless it is 0). radiusd does the same every
+minute.`,
 		Example: `  radiusctl purge`,
 		Args:    cobra.NoArgs,
 		RunE: action(func(ctx context.Context, _ []string) error {
@@ -18,11 +21,11 @@ func (a *app) purgeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := store.DeleteExpired(ctx)
+			sw, err := store.Sweep(ctx, a.cfg.AuditRetention)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "deleted %d expired code(s)\n", n)
+			fmt.Fprintf(a.stderr, "deleted %d expired code(s) and %d audit row(s)\n", sw.ExpiredCodes, sw.AuditRows)
 			return nil
 		}),
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,10 @@ codes, the audit log and backups. It reads the server's config file and
 opens the store directly; it is safe to run beside a running radiusd.`,
 		Example: `  radiusctl user add alice --password-stdin
   radiusctl device add alice --type totp --label phone
-  radiusctl bypass issue alice --count 2 --ttl 24h`,
+  radiusctl bypass issue alice --count 2 --ttl 24h
+  radiusctl audit --user alice --since 24h
+  radiusctl test alice
+  source <(radiusctl completion bash)`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
@@ -51,7 +55,10 @@ opens the store directly; it is safe to run beside a running radiusd.`,
 	flags.StringVar(&a.admin, "admin", "", "admin name recorded in the audit log (default: the OS user)")
 
 	root.AddCommand(a.userCommand(), a.deviceCommand(), a.bypassCommand(),
-		a.auditCommand(), a.purgeCommand(), a.backupCommand(), a.benchCommand())
+		a.auditCommand(), a.purgeCommand(), a.backupCommand(), a.benchCommand(), a.testCommand(),
+		a.primaryCommand(), a.completionCommand())
+	// Our completion command replaces cobra's, which has no examples.
+	root.CompletionOptions.DisableDefaultCmd = true
 	return root
 }
 
@@ -70,7 +77,20 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 		},
 	}
 	c.AddCommand(subs...)
+	c.Example = firstExamples(subs)
 	return c
+}
+
+// firstExamples joins the first example line of each command, so that a
+// group's help shows one example per subcommand.
+func firstExamples(cmds []*cobra.Command) string {
+	var lines []string
+	for _, c := range cmds {
+		if first, _, _ := strings.Cut(c.Example, "\n"); strings.TrimSpace(first) != "" {
+			lines = append(lines, first)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // action adapts a command body so that its errors exit 1, unless the body

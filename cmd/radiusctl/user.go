@@ -125,6 +125,20 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	if !fromStdin {
 		return "", nil
 	}
+	password, err := a.readPassword()
+	if err != nil {
+		return "", err
+	}
+	p := primary.DefaultArgon2
+	if a.cfg != nil {
+		p = primary.Argon2FromConfig(a.cfg.Primary.Argon2)
+	}
+	return primary.HashPassword(password, p)
+}
+
+// readPassword reads one non-empty line from standard input, without its
+// line ending.
+func (a *app) readPassword() (string, error) {
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("reading password from standard input: no input")
@@ -133,13 +147,7 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	if password == "" {
 		return "", errors.New("the password is empty")
 	}
-	p := primary.DefaultArgon2
-	if a.cfg != nil {
-		if c := a.cfg.Primary.Argon2; c.MemoryKiB > 0 && c.Time > 0 && c.Threads > 0 {
-			p.Memory, p.Time, p.Threads = c.MemoryKiB, c.Time, c.Threads
-		}
-	}
-	return primary.HashPassword(password, p)
+	return password, nil
 }
 
 func userStatus(u codestore.User) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 
 	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/config"
+	"github.com/radgate/radgate/metrics"
+	"github.com/radgate/radgate/primary"
 	"github.com/radgate/radgate/radiusd"
 )
 
@@ -39,8 +42,11 @@ type Main struct {
 	cfg     *config.Config
 	log     hclog.Logger
 	store   *codestore.Store
+	primary primary.Authenticator
 	server  *radiusd.Server
 	conn    net.PacketConn
+	metrics *metrics.Metrics
+	http    *http.Server // metrics_listen; nil when off
 	stop    context.CancelFunc
 	serveCh chan error
 }
@@ -72,6 +78,9 @@ func (m *Main) ParseFlags(args []string) error {
 
 // Check loads the config, opens the store and builds every component
 // without serving, so that -check fails for anything Run would fail on.
+// It checks the primary backend's settings (LDAP URL, CA file, group DNs,
+// upstream addresses) without connecting to it; warnings, such as
+// ldap.insecure_skip_verify, go to Stderr.
 func (m *Main) Check(ctx context.Context) error {
 	cfg, err := config.Load(m.ConfigPath)
 	if err != nil {
@@ -82,8 +91,14 @@ func (m *Main) Check(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
-	_, err = newEngine(cfg, store, hclog.NewNullLogger())
-	return err
+	log := newLogger(cfg, m.Stderr)
+	log.SetLevel(hclog.Warn)
+	_, auth, err := newEngine(cfg, store, store, log)
+	if err != nil {
+		return err
+	}
+	closePrimary(auth)
+	return nil
 }
 
 // Run loads the config, opens the store, binds the socket and starts
@@ -100,11 +115,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	engine, err := newEngine(cfg, m.store, m.log.Named("policy"))
+	m.metrics = m.newMetrics()
+	engine, auth, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log)
 	if err != nil {
 		return err
 	}
-	m.server, err = radiusd.NewServer(serverConfig(cfg, m.log.Named("radius")), engine)
+	m.primary = auth
+	scfg := serverConfig(cfg, m.log.Named("radius"))
+	scfg.Observer = m.metrics
+	m.server, err = radiusd.NewServer(scfg, engine)
 	if err != nil {
 		return err
 	}
@@ -112,10 +131,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if err := m.startMetrics(); err != nil {
+		return err
+	}
 
 	janitorCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
-	go m.store.RunJanitor(janitorCtx, janitorInterval, m.log.Named("janitor"))
+	go m.store.RunJanitor(janitorCtx, codestore.JanitorOptions{
+		Interval:       janitorInterval,
+		AuditRetention: cfg.AuditRetention,
+		Logger:         m.log.Named("janitor"),
+	})
 	go func() { m.serveCh <- m.server.Serve(m.conn) }()
 
 	m.log.Info("listening", "addr", m.conn.LocalAddr().String(), "config", cfg.File,
@@ -136,7 +162,7 @@ func (m *Main) Reload() {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
 	}
-	engine, err := newEngine(cfg, m.store, m.log.Named("policy"))
+	engine, auth, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log)
 	if err != nil {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
@@ -145,6 +171,8 @@ func (m *Main) Reload() {
 		m.log.Warn("listen and store changes take effect at the next restart")
 	}
 	m.server.Reload(radiusClients(cfg), engine)
+	closePrimary(m.primary)
+	m.primary = auth
 	m.cfg = cfg
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
 }
@@ -155,6 +183,7 @@ func (m *Main) Close() error {
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		errs = append(errs, m.server.Shutdown(ctx))
+		errs = append(errs, m.stopMetrics(ctx))
 		cancel()
 	}
 	if m.conn != nil {
@@ -164,6 +193,9 @@ func (m *Main) Close() error {
 	}
 	if m.stop != nil {
 		m.stop()
+	}
+	if m.primary != nil {
+		closePrimary(m.primary)
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

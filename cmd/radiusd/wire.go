@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/hashicorp/go-hclog"
@@ -39,32 +38,17 @@ func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*code
 	})
 }
 
-func newPrimary(cfg *config.Config, store *codestore.Store) (primary.Authenticator, error) {
-	switch cfg.Primary.Backend {
-	case "local":
-		return primary.NewLocal(store, argon2Params(cfg.Primary.Argon2)), nil
-	case "none":
-		return primary.None{}, nil
-	}
-	return nil, fmt.Errorf("primary backend %q is not available in this build", cfg.Primary.Backend)
-}
-
-// argon2Params are the configured argon2id costs; zero fields (a config
-// not built by config.Load) keep primary.DefaultArgon2's.
-func argon2Params(a config.Argon2) primary.Argon2Params {
-	p := primary.DefaultArgon2
-	if a.MemoryKiB > 0 && a.Time > 0 && a.Threads > 0 {
-		p.Memory, p.Time, p.Threads = a.MemoryKiB, a.Time, a.Threads
-	}
-	return p
-}
-
-func newEngine(cfg *config.Config, store *codestore.Store, log hclog.Logger) (*policy.Engine, error) {
-	auth, err := newPrimary(cfg, store)
+// newEngine builds the policy engine on store (the codestore, possibly
+// wrapped for metrics) and the primary backend it calls; users is the
+// codestore the local backend reads. The caller closes the backend
+// (closePrimary) when it replaces or stops the engine.
+func newEngine(cfg *config.Config, store policy.Store, users *codestore.Store, log hclog.Logger) (*policy.Engine, primary.Authenticator, error) {
+	auth, err := primary.New(cfg, users, log.Named("primary"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	failmode, _ := policy.ParseFailmode(cfg.Policy.Failmode)
+	normalization, _ := policy.ParseNormalization(cfg.Policy.UsernameNormalization)
 	return policy.NewEngine(policy.Config{
 		RequireEnrolledDevice: cfg.Policy.RequireEnrolledDevice,
 		Failmode:              failmode,
@@ -72,12 +56,20 @@ func newEngine(cfg *config.Config, store *codestore.Store, log hclog.Logger) (*p
 		ConcatDelimiter:       cfg.Policy.ConcatDelimiter,
 		BypassLength:          cfg.BypassCodes.Length,
 		SecondFactorOnly:      cfg.Primary.Backend == "none",
+		Normalization:         normalization,
 		Lockout: codestore.LockoutRules{
 			MaxFailures: cfg.Lockout.MaxFailures,
 			Window:      cfg.Lockout.Window,
 			Duration:    cfg.Lockout.Duration,
 		},
-	}, store, auth, log), nil
+	}, store, auth, log), auth, nil
+}
+
+// closePrimary closes a backend that holds connections.
+func closePrimary(a primary.Authenticator) {
+	if c, ok := a.(primary.Closer); ok {
+		c.Close()
+	}
 }
 
 func radiusClients(cfg *config.Config) []radiusd.Client {
@@ -91,6 +83,13 @@ func radiusClients(cfg *config.Config) []radiusd.Client {
 			Mode:                        mode,
 			RequireMessageAuthenticator: c.RequireMessageAuthenticator,
 			Proxy:                       c.Proxy,
+			Reply:                       c.Reply,
+		}
+		if c.RateLimit.Count > 0 {
+			clients[i].RateLimit = radiusd.RateLimit{
+				PerSecond: float64(c.RateLimit.Count) / c.RateLimit.Per.Seconds(),
+				Burst:     c.RateLimit.Count,
+			}
 		}
 	}
 	return clients

@@ -5,6 +5,7 @@ log_format       = "json"
 max_inflight     = 64
 duplicate_window = "45s"
 metrics_listen   = "127.0.0.1:9812"
+audit_retention  = "720h"
 
 store {
   path     = "data/radgate.db"
@@ -23,6 +24,10 @@ client "v6" {
   address = "2001:db8::1"
   secret  = "v6-test-secret"
   mode    = "concat"
+  reply = {
+    "Filter-Id"       = "v6-acl"
+    "Session-Timeout" = 3600
+  }
 }
 
 primary {
@@ -40,6 +45,9 @@ ldap {
   user_filter        = "(&(objectClass=user)(sAMAccountName={username}))"
   required_groups    = ["cn=vpn,ou=groups,dc=corp,dc=example", "cn=admins,ou=groups,dc=corp,dc=example"]
   timeout            = "7s"
+  group_filter       = "(&(objectClass=group)(member={dn}))"
+  pool_size          = 8
+  insecure_skip_verify = true
 }
 
 upstream "nps1" {
@@ -53,6 +61,7 @@ upstream "nps2" {
   address     = "nps2.corp.example:1812"
   secret_file = "secrets/nps2.secret"
   retries     = 0
+  require_message_authenticator = false
 }
 
 policy {
@@ -61,6 +70,7 @@ policy {
   challenge_prompt        = "Code?"
   challenge_timeout       = "2m"
   concat_delimiter        = ""
+  username_normalization  = "simple"
 }
 
 bypass_codes {

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/radgate/radgate/metrics"
+)
+
+// metricsReadHeaderTimeout bounds how long a scraper may take to send its
+// request headers.
+const metricsReadHeaderTimeout = 5 * time.Second
+
+// startMetrics serves /metrics and /healthz on metrics_listen, when set.
+// It runs after the server is built, so the in-flight gauge can read it.
+func (m *Main) startMetrics() error {
+	if m.cfg.MetricsListen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", m.cfg.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("metrics listen: %w", err)
+	}
+	log := m.log.Named("metrics")
+	m.http = &http.Server{
+		Handler:           m.metrics.Handler(m.store, log),
+		ReadHeaderTimeout: metricsReadHeaderTimeout,
+		ErrorLog:          log.StandardLogger(nil),
+	}
+	go func() {
+		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "error", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// stopMetrics closes the metrics listener and waits for scrapes in
+// progress, up to ctx.
+func (m *Main) stopMetrics(ctx context.Context) error {
+	if m.http == nil {
+		return nil
+	}
+	return m.http.Shutdown(ctx)
+}
+
+// newMetrics returns the metrics the server and the store report to. The
+// in-flight gauge reads the server once Run has built it.
+func (m *Main) newMetrics() *metrics.Metrics {
+	return metrics.New(func() int {
+		if m.server == nil {
+			return 0
+		}
+		return m.server.InFlight()
+	})
+}

@@ -1,0 +1,162 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+)
+
+// metricsSettings turn on metrics on a free loopback port.
+var metricsSettings = settings{extra: `metrics_listen = "127.0.0.1:0"`}
+
+// get fetches path from radiusd's metrics listener.
+func (e *env) get(path string) (int, string) {
+	e.t.Helper()
+	if e.metricsAddr == "" {
+		e.t.Fatalf("radiusd logged no metrics address:\n%s", e.log.String())
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + e.metricsAddr + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of one series (name with its labels, as
+// printed) from a scrape, or -1 when it is absent.
+func metric(body, series string) float64 {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
+	m := re.FindStringSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// waitMetric scrapes until series has value want, for a few seconds.
+func (e *env) waitMetric(series string, want float64) string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, body := e.get("/metrics")
+		if metric(body, series) == want {
+			return body
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("%s never reached %v; got %v", series, want, metric(body, series))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
+	e := newEnv(t, metricsSettings)
+	e.addUser("alice", password)
+	e.enrolTOTP("alice")
+	code := e.issue("alice")[0]
+	e.start()
+
+	if status, body := e.get("/healthz"); status != http.StatusOK || body != "ok\n" {
+		t.Fatalf("healthz: %d %q", status, body)
+	}
+	_, before := e.get("/metrics")
+	for _, series := range []string{
+		`radgate_requests_total{client="loopback",code="Access-Request"}`,
+		`radgate_decisions_total{reason="bypass_code",result="accept"}`,
+		`radgate_duplicates_replayed_total{client="loopback"}`,
+	} {
+		if v := metric(before, series); v != -1 {
+			t.Fatalf("%s = %v before any request", series, v)
+		}
+	}
+	if v := metric(before, `radgate_packets_dropped_total{reason="missing_message_authenticator"}`); v != 0 {
+		t.Fatalf("dropped counter starts at %v, want 0", v)
+	}
+
+	// An accept with a bypass code, sent twice from one socket: the second
+	// is a retransmission answered from the cache.
+	conn, err := net.Dial("udp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	raw := encodeSigned(t, request(t, testSecret, "alice", pw(password+","+code)))
+	for i := range 2 {
+		if _, err := conn.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if got := radius.Code(buf[0]); n < 20 || got != radius.CodeAccessAccept {
+			t.Fatalf("reply %d: %v", i, got)
+		}
+	}
+	// The spent code again: a reject.
+	if got := e.login("alice", password+","+code); got != radius.CodeAccessReject {
+		t.Fatalf("spent code: %v, want Access-Reject", got)
+	}
+	// No Message-Authenticator: dropped without a reply.
+	unsigned, err := request(t, testSecret, "alice", pw(password)).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := send(t, e.addr, testSecret, unsigned, silence); r != nil {
+		t.Fatalf("unsigned request answered with %v", r.Code)
+	}
+
+	body := e.waitMetric(`radgate_packets_dropped_total{reason="missing_message_authenticator"}`, 1)
+	tests := []struct {
+		series string
+		want   float64
+	}{
+		{`radgate_requests_total{client="loopback",code="Access-Request"}`, 4},
+		{`radgate_decisions_total{reason="bypass_code",result="accept"}`, 1},
+		{`radgate_decisions_total{reason="bad_code",result="reject"}`, 1},
+		{`radgate_bypass_codes_consumed_total`, 1},
+		{`radgate_duplicates_replayed_total{client="loopback"}`, 1},
+		{`radgate_request_duration_seconds_count`, 2},
+		{`radgate_packets_dropped_total{reason="unknown_client"}`, 0},
+		{`radgate_inflight_requests`, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.series, func(t *testing.T) {
+			if got := metric(body, tc.series); got != tc.want {
+				t.Errorf("%s = %v, want %v", tc.series, got, tc.want)
+			}
+		})
+	}
+	if regexp.MustCompile(`\{[^}]*"alice"`).MatchString(body) {
+		t.Errorf("a user name is a label value:\n%s", body)
+	}
+}
+
+func TestMetricsOffByDefault(t *testing.T) {
+	e := newEnv(t, settings{})
+	e.start()
+	if e.metricsAddr != "" || metricsListeningRE.MatchString(e.log.String()) {
+		t.Fatalf("metrics listening without metrics_listen:\n%s", e.log.String())
+	}
+}

@@ -1,0 +1,70 @@
+package primary
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/radgate/radgate/config"
+)
+
+// ErrUnknownBackend is returned by New for a backend name it does not know.
+var ErrUnknownBackend = errors.New("primary: unknown backend")
+
+// New builds the backend cfg.Primary.Backend names from a validated
+// config: Local over hashes, LDAP from the ldap block, RADIUS from the
+// upstream blocks, or None. It does not connect to anything. A nil log
+// discards. Callers should Close the result (see Closer) when replacing
+// it.
+func New(cfg *config.Config, hashes HashLookup, log hclog.Logger) (Authenticator, error) {
+	switch cfg.Primary.Backend {
+	case "local":
+		return NewLocal(hashes, Argon2FromConfig(cfg.Primary.Argon2)), nil
+	case "none":
+		return None{}, nil
+	case "ldap":
+		if cfg.LDAP == nil {
+			return nil, fmt.Errorf("%w: backend ldap without an ldap block", ErrLDAPConfig)
+		}
+		l := cfg.LDAP
+		return NewLDAP(LDAPConfig{
+			URL:                l.URL,
+			StartTLS:           l.StartTLS,
+			CAFile:             l.CAFile,
+			InsecureSkipVerify: l.InsecureSkipVerify,
+			BindDN:             l.BindDN,
+			BindPassword:       l.BindPassword,
+			BaseDN:             l.BaseDN,
+			UserFilter:         l.UserFilter,
+			RequiredGroups:     l.RequiredGroups,
+			GroupFilter:        l.GroupFilter,
+			Timeout:            l.Timeout,
+			PoolSize:           l.PoolSize,
+		}, log)
+	case "radius":
+		ups := make([]Upstream, len(cfg.Upstreams))
+		for i, u := range cfg.Upstreams {
+			ups[i] = Upstream{Name: u.Name, Address: u.Address, Secret: u.Secret, Timeout: u.Timeout, Retries: u.Retries,
+				AllowMissingMessageAuthenticator: !u.RequireMessageAuthenticator}
+		}
+		return NewRADIUS(ups, cfg.Primary.PassThroughAttributes, log)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownBackend, cfg.Primary.Backend)
+}
+
+// Argon2FromConfig returns the argon2id costs of the primary.argon2 block
+// with DefaultArgon2's salt and key lengths; zero fields (a config not
+// built by config.Load) keep DefaultArgon2's costs.
+func Argon2FromConfig(a config.Argon2) Argon2Params {
+	p := DefaultArgon2
+	if a.MemoryKiB > 0 && a.Time > 0 && a.Threads > 0 {
+		p.Memory, p.Time, p.Threads = a.MemoryKiB, a.Time, a.Threads
+	}
+	return p
+}
+
+// Closer is implemented by backends that hold connections (LDAP).
+type Closer interface {
+	Close()
+}

@@ -1,0 +1,294 @@
+package primary
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"layeh.com/radius"
+
+	"github.com/radgate/radgate/radattr"
+)
+
+// Defaults of Upstream.
+const (
+	DefaultUpstreamTimeout = 3 * time.Second
+)
+
+// Details of upstream rejections.
+const (
+	DetailUpstreamReject    = "rejected by the upstream server"
+	DetailUpstreamChallenge = "upstream sent Access-Challenge, which radgate cannot relay"
+	DetailPasswordTooLong   = "password longer than 128 bytes"
+)
+
+// ErrRADIUSConfig is wrapped by NewRADIUS errors about its settings.
+var ErrRADIUSConfig = errors.New("primary: invalid radius settings")
+
+// RADIUS attribute types the backend writes or checks.
+const (
+	typeUserName       = 1
+	typeUserPassword   = 2
+	typeNASIdentifier  = 32
+	typeMessageAuth    = 80
+	maxUpstreamPacket  = 4096
+	radiusHeaderLength = 20
+)
+
+// Upstream is one RADIUS server of the radius backend.
+type Upstream struct {
+	// Name labels the server in logs.
+	Name string
+	// Address is host:port.
+	Address string
+	// Secret is the shared secret with this server.
+	Secret []byte
+	// Timeout bounds one attempt. Default 3s.
+	Timeout time.Duration
+	// Retries is how often an unanswered request is sent again to the
+	// same server before the next one is tried. Default 0.
+	Retries int
+	// AllowMissingMessageAuthenticator accepts replies without a
+	// Message-Authenticator, for servers that predate the BlastRADIUS
+	// fixes. A Message-Authenticator that is present is always checked.
+	// NewRADIUS logs a warning when it is set.
+	AllowMissingMessageAuthenticator bool
+}
+
+// RADIUS checks passwords against upstream RADIUS servers (NPS,
+// FreeRADIUS) with PAP. It is safe for concurrent use.
+//
+// Each check sends User-Name (Credentials.Login, as the NAS sent it),
+// User-Password, NAS-Identifier "radgate" and a Message-Authenticator
+// (first). A reply counts only when its Identifier, Response Authenticator
+// and Message-Authenticator are all right; anything else is ignored as if
+// lost. Servers are tried in order, each 1+Retries times with its Timeout:
+// Access-Accept passes (with the pass-through attributes), Access-Reject
+// and Access-Challenge reject, and no valid answer from any server is
+// ErrUnavailable.
+type RADIUS struct {
+	upstreams []Upstream
+	sel       *radattr.Selector
+	log       hclog.Logger
+}
+
+var _ Authenticator = (*RADIUS)(nil)
+
+// NewRADIUS returns the backend for upstreams (tried in order) copying the
+// attributes named in passThrough from each Access-Accept. A nil log
+// discards. Errors wrap ErrRADIUSConfig.
+func NewRADIUS(upstreams []Upstream, passThrough []string, log hclog.Logger) (*RADIUS, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	if len(upstreams) == 0 {
+		return nil, fmt.Errorf("%w: no upstream server", ErrRADIUSConfig)
+	}
+	sel, err := radattr.NewSelector(passThrough)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pass_through_attributes: %w", ErrRADIUSConfig, err)
+	}
+	ups := make([]Upstream, len(upstreams))
+	for i, u := range upstreams {
+		if len(u.Secret) == 0 {
+			return nil, fmt.Errorf("%w: upstream %q has no secret", ErrRADIUSConfig, u.Name)
+		}
+		if _, _, err := net.SplitHostPort(u.Address); err != nil {
+			return nil, fmt.Errorf("%w: upstream %q: %v", ErrRADIUSConfig, u.Name, err)
+		}
+		if u.Timeout <= 0 {
+			u.Timeout = DefaultUpstreamTimeout
+		}
+		u.Retries = max(u.Retries, 0)
+		if u.AllowMissingMessageAuthenticator {
+			log.Warn("upstream replies without Message-Authenticator are accepted (require_message_authenticator = false): vulnerable to BlastRADIUS forgery",
+				"upstream", u.Name)
+		}
+		ups[i] = u
+	}
+	return &RADIUS{upstreams: ups, sel: sel, log: log.Named("upstream")}, nil
+}
+
+// Authenticate asks the upstream servers in order; see RADIUS.
+func (r *RADIUS) Authenticate(ctx context.Context, c Credentials) (Result, error) {
+	if c.Password == "" {
+		return Result{Detail: DetailEmptyPassword}, nil
+	}
+	if len(c.Password) > 128 {
+		return Result{Detail: DetailPasswordTooLong}, nil
+	}
+	var errs []error
+	for _, u := range r.upstreams {
+		resp, err := r.ask(ctx, u, c)
+		if err != nil {
+			r.log.Warn("upstream gave no valid answer", "upstream", u.Name, "address", u.Address, "error", err)
+			errs = append(errs, fmt.Errorf("upstream %q: %w", u.Name, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		switch resp.Code {
+		case radius.CodeAccessAccept:
+			attrs := make([]radattr.Attribute, 0, len(resp.Attributes))
+			for _, a := range resp.Attributes {
+				attrs = append(attrs, radattr.Attribute{Type: byte(a.Type), Value: a.Attribute})
+			}
+			kept, dropped := r.sel.Select(attrs)
+			if dropped > 0 {
+				r.log.Warn("pass-through attributes over the limit dropped", "upstream", u.Name, "dropped", dropped)
+			}
+			return Result{OK: true, Attributes: kept}, nil
+		case radius.CodeAccessChallenge:
+			return Result{Detail: DetailUpstreamChallenge}, nil
+		default:
+			return Result{Detail: DetailUpstreamReject}, nil
+		}
+	}
+	return Result{}, fmt.Errorf("%w: radius: %w", ErrUnavailable, errors.Join(errs...))
+}
+
+// errNoAnswer means no valid answer came within the attempts.
+var errNoAnswer = errors.New("primary: no valid answer")
+
+// ask sends one request to u, retransmitting it on timeout, and returns
+// the first valid answer.
+func (r *RADIUS) ask(ctx context.Context, u Upstream, c Credentials) (*radius.Packet, error) {
+	req, err := encodeUpstreamRequest(u.Secret, c)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp", u.Address)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	defer conn.Close()
+	buf := make([]byte, maxUpstreamPacket)
+	for attempt := 0; attempt <= u.Retries; attempt++ {
+		if _, err := conn.Write(req); err != nil {
+			return nil, fmt.Errorf("send: %w", err)
+		}
+		deadline := time.Now().Add(u.Timeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			return nil, err
+		}
+		for {
+			n, err := conn.Read(buf)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				break
+			}
+			if err != nil {
+				// ICMP port unreachable shows up here: the server is down.
+				return nil, fmt.Errorf("receive: %w", err)
+			}
+			if p, ok := checkUpstreamResponse(buf[:n], req, u.Secret, !u.AllowMissingMessageAuthenticator); ok {
+				return p, nil
+			}
+			r.log.Warn("invalid reply ignored (wrong secret or spoofed)", "upstream", u.Name)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return nil, fmt.Errorf("%w after %d attempts of %s", errNoAnswer, u.Retries+1, u.Timeout)
+}
+
+// encodeUpstreamRequest builds a signed Access-Request: the
+// Message-Authenticator first, then User-Name, User-Password and
+// NAS-Identifier.
+func encodeUpstreamRequest(secret []byte, c Credentials) ([]byte, error) {
+	p := radius.New(radius.CodeAccessRequest, secret)
+	hidden, err := radius.NewUserPassword([]byte(c.Password), secret, p.Authenticator[:])
+	if err != nil {
+		return nil, fmt.Errorf("hide password: %w", err)
+	}
+	p.Add(typeMessageAuth, make(radius.Attribute, md5.Size))
+	p.Add(typeUserName, radius.Attribute(c.Login))
+	p.Add(typeUserPassword, hidden)
+	p.Add(typeNASIdentifier, radius.Attribute("radgate"))
+	b, err := p.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	// The Message-Authenticator is the first attribute.
+	mac := hmac.New(md5.New, secret)
+	mac.Write(b)
+	copy(b[radiusHeaderLength+2:radiusHeaderLength+2+md5.Size], mac.Sum(nil))
+	return b, nil
+}
+
+// checkUpstreamResponse verifies resp as the answer to req: an
+// Access-Accept, -Reject or -Challenge with req's Identifier, a correct
+// Response Authenticator (RFC 2865 §3) and exactly one correct
+// Message-Authenticator (RFC 3579 §3.2); with requireMA false a reply
+// without one passes.
+func checkUpstreamResponse(resp, req, secret []byte, requireMA bool) (*radius.Packet, bool) {
+	if len(resp) < radiusHeaderLength {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint16(resp[2:4]))
+	if n < radiusHeaderLength || n > len(resp) {
+		return nil, false
+	}
+	resp = resp[:n]
+	switch radius.Code(resp[0]) {
+	case radius.CodeAccessAccept, radius.CodeAccessReject, radius.CodeAccessChallenge:
+	default:
+		return nil, false
+	}
+	if resp[1] != req[1] {
+		return nil, false
+	}
+	h := md5.New()
+	h.Write(resp[:4])
+	h.Write(req[4:radiusHeaderLength])
+	h.Write(resp[radiusHeaderLength:])
+	h.Write(secret)
+	if !hmac.Equal(h.Sum(nil), resp[4:radiusHeaderLength]) {
+		return nil, false
+	}
+	maOff := -1
+	for off := radiusHeaderLength; off < n; {
+		if off+2 > n || resp[off+1] < 2 || off+int(resp[off+1]) > n {
+			return nil, false
+		}
+		if resp[off] == typeMessageAuth {
+			if maOff >= 0 || resp[off+1] != 2+md5.Size {
+				return nil, false
+			}
+			maOff = off
+		}
+		off += int(resp[off+1])
+	}
+	if maOff < 0 && requireMA {
+		return nil, false
+	}
+	if maOff < 0 {
+		p, err := radius.Parse(resp, secret)
+		return p, err == nil
+	}
+	check := append([]byte(nil), resp...)
+	copy(check[4:radiusHeaderLength], req[4:radiusHeaderLength])
+	clear(check[maOff+2 : maOff+2+md5.Size])
+	mac := hmac.New(md5.New, secret)
+	mac.Write(check)
+	if !hmac.Equal(mac.Sum(nil), resp[maOff+2:maOff+2+md5.Size]) {
+		return nil, false
+	}
+	p, err := radius.Parse(resp, secret)
+	if err != nil {
+		return nil, false
+	}
+	return p, true
+}

@@ -1,0 +1,248 @@
+package primary
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+)
+
+const upstreamSecret = "upstream-test-secret"
+
+// upstreamServer answers Access-Requests on a loopback socket with
+// answer(request) (nil = stay silent), and counts the requests.
+type upstreamServer struct {
+	addr  string
+	count atomic.Int64
+}
+
+func newUpstreamServer(t *testing.T, answer func(req *radius.Packet, raw []byte) []byte) *upstreamServer {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &upstreamServer{addr: pc.LocalAddr().String()}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			s.count.Add(1)
+			raw := append([]byte(nil), buf[:n]...)
+			req, err := radius.Parse(raw, []byte(upstreamSecret))
+			if err != nil {
+				continue
+			}
+			if resp := answer(req, raw); resp != nil {
+				pc.WriteTo(resp, from)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		pc.Close()
+		<-done
+	})
+	return s
+}
+
+// signedReply encodes a response to raw with attrs, a Message-Authenticator
+// (when withMA) computed with maSecret, and the Response Authenticator.
+func signedReply(t *testing.T, code radius.Code, raw []byte, withMA bool, maSecret string, attrs ...radius.AVP) []byte {
+	t.Helper()
+	p := &radius.Packet{Code: code, Identifier: raw[1], Secret: []byte(upstreamSecret)}
+	copy(p.Authenticator[:], raw[4:20])
+	if withMA {
+		p.Attributes = append(p.Attributes, &radius.AVP{Type: typeMessageAuth, Attribute: make([]byte, 16)})
+	}
+	for i := range attrs {
+		p.Attributes = append(p.Attributes, &attrs[i])
+	}
+	b, err := p.Encode() // Response Authenticator over the zeroed MA
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withMA {
+		tmp := append([]byte(nil), b...)
+		copy(tmp[4:20], raw[4:20])
+		clear(tmp[22:38])
+		m := hmac.New(md5.New, []byte(maSecret))
+		m.Write(tmp)
+		copy(b[22:38], m.Sum(nil))
+		h := md5.New()
+		h.Write(b[:4])
+		h.Write(raw[4:20])
+		h.Write(b[20:])
+		h.Write([]byte(upstreamSecret))
+		copy(b[4:20], h.Sum(nil))
+	}
+	return b
+}
+
+func TestRADIUSAuthenticate(t *testing.T) {
+	class := radius.AVP{Type: 25, Attribute: []byte("gold")}
+	filter := radius.AVP{Type: 11, Attribute: []byte("acl")}
+	tests := []struct {
+		name       string
+		answer     func(t *testing.T, req *radius.Packet, raw []byte) []byte
+		allowNoMA  bool
+		password   string
+		wantOK     bool
+		wantDetail string
+		wantErr    error
+		wantClass  bool
+		wantSent   int64
+	}{
+		{name: "accept with pass-through", password: "pw", wantOK: true, wantClass: true, wantSent: 1,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret, class, filter)
+			}},
+		{name: "reject", password: "pw", wantDetail: DetailUpstreamReject, wantSent: 1,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessReject, raw, true, upstreamSecret)
+			}},
+		{name: "challenge rejects", password: "pw", wantDetail: DetailUpstreamChallenge, wantSent: 1,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessChallenge, raw, true, upstreamSecret)
+			}},
+		{name: "accept without MA ignored", password: "pw", wantErr: ErrUnavailable, wantSent: 2,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessAccept, raw, false, upstreamSecret, class)
+			}},
+		{name: "accept without MA allowed", password: "pw", allowNoMA: true, wantOK: true, wantClass: true, wantSent: 1,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessAccept, raw, false, upstreamSecret, class)
+			}},
+		{name: "accept with a bad MA ignored even when MA optional", password: "pw", allowNoMA: true, wantErr: ErrUnavailable, wantSent: 2,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessAccept, raw, true, "other-secret", class)
+			}},
+		{name: "bad response authenticator ignored", password: "pw", wantErr: ErrUnavailable, wantSent: 2,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				b := signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret)
+				b[5] ^= 0xff
+				return b
+			}},
+		{name: "wrong identifier ignored", password: "pw", wantErr: ErrUnavailable, wantSent: 2,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				other := append([]byte(nil), raw...)
+				other[1]++
+				return signedReply(t, radius.CodeAccessAccept, other, true, upstreamSecret)
+			}},
+		{name: "silence retries then fails", password: "pw", wantErr: ErrUnavailable, wantSent: 2,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte { return nil }},
+		{name: "empty password never sent", password: "", wantDetail: DetailEmptyPassword, wantSent: 0,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte { return nil }},
+		{name: "request is well formed", password: "s3cret pw", wantOK: true, wantSent: 1,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				if raw[20] != typeMessageAuth || raw[21] != 18 {
+					t.Errorf("first request attribute %d, want Message-Authenticator", raw[20])
+				}
+				tmp := append([]byte(nil), raw...)
+				clear(tmp[22:38])
+				m := hmac.New(md5.New, []byte(upstreamSecret))
+				m.Write(tmp)
+				if !hmac.Equal(m.Sum(nil), raw[22:38]) {
+					t.Error("request Message-Authenticator is wrong")
+				}
+				if got := string(req.Get(typeUserName)); got != `CORP\Alice` {
+					t.Errorf("User-Name %q, want the login as sent", got)
+				}
+				pw, err := radius.UserPassword(req.Get(typeUserPassword), []byte(upstreamSecret), req.Authenticator[:])
+				if err != nil || string(pw) != "s3cret pw" {
+					t.Errorf("User-Password %q, %v", pw, err)
+				}
+				return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newUpstreamServer(t, func(req *radius.Packet, raw []byte) []byte { return tt.answer(t, req, raw) })
+			r, err := NewRADIUS([]Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
+				Timeout: 200 * time.Millisecond, Retries: 1, AllowMissingMessageAuthenticator: tt.allowNoMA}},
+				[]string{"Class"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Authenticate(context.Background(), Credentials{User: "alice", Login: `CORP\Alice`, Password: tt.password})
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error %v, want %v", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK != tt.wantOK || res.Detail != tt.wantDetail {
+				t.Errorf("result %+v, want ok=%v detail %q", res, tt.wantOK, tt.wantDetail)
+			}
+			gotClass := len(res.Attributes) == 1 && res.Attributes[0].Type == 25 && string(res.Attributes[0].Value) == "gold"
+			if gotClass != tt.wantClass || (!tt.wantClass && len(res.Attributes) != 0) {
+				t.Errorf("attributes %v, want Class only: %v", res.Attributes, tt.wantClass)
+			}
+			if got := srv.count.Load(); got != tt.wantSent {
+				t.Errorf("server saw %d requests, want %d", got, tt.wantSent)
+			}
+		})
+	}
+}
+
+// TestRADIUSFailover checks that servers are tried in order: a closed port
+// and a silent server are skipped, the first valid answer counts.
+func TestRADIUSFailover(t *testing.T) {
+	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.LocalAddr().String()
+	closed.Close()
+	silent := newUpstreamServer(t, func(*radius.Packet, []byte) []byte { return nil })
+	good := newUpstreamServer(t, func(_ *radius.Packet, raw []byte) []byte {
+		return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret)
+	})
+	ups := []Upstream{
+		{Name: "closed", Address: closedAddr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond},
+		{Name: "silent", Address: silent.addr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond, Retries: 2},
+		{Name: "good", Address: good.addr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond},
+	}
+	r, err := NewRADIUS(ups, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Authenticate(context.Background(), Credentials{User: "a", Login: "a", Password: "pw"})
+	if err != nil || !res.OK {
+		t.Fatalf("Authenticate = %+v, %v", res, err)
+	}
+	if silent.count.Load() != 3 || good.count.Load() != 1 {
+		t.Errorf("silent saw %d (want 3), good saw %d (want 1)", silent.count.Load(), good.count.Load())
+	}
+}
+
+func TestNewRADIUSErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		ups   []Upstream
+		names []string
+	}{
+		{name: "no upstream"},
+		{name: "no secret", ups: []Upstream{{Name: "u", Address: "127.0.0.1:1812"}}},
+		{name: "no port", ups: []Upstream{{Name: "u", Address: "127.0.0.1", Secret: []byte("s")}}},
+		{name: "unknown attribute", ups: []Upstream{{Name: "u", Address: "127.0.0.1:1812", Secret: []byte("s")}}, names: []string{"User-Password"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewRADIUS(tt.ups, tt.names, nil); !errors.Is(err, ErrRADIUSConfig) {
+				t.Errorf("NewRADIUS error %v, want ErrRADIUSConfig", err)
+			}
+		})
+	}
+}

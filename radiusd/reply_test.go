@@ -1,0 +1,111 @@
+package radiusd
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"layeh.com/radius"
+
+	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
+)
+
+// TestReplyAttributes checks what an Accept carries: the client's reply
+// attributes, then the pass-through attributes the client does not
+// override, between the Message-Authenticator (first) and the Proxy-States
+// (last). Challenges and Rejects carry neither; a challenge's attributes
+// come back to policy with its answer.
+func TestReplyAttributes(t *testing.T) {
+	cisco := append([]byte{0, 0, 0, 9}, 1, 8, 'a', 'b', 'c', 'd', 'e', 'f')
+	ms := append([]byte{0, 0, 1, 55}, 7, 3, 'x')
+	passThrough := []radattr.Attribute{
+		{Type: 25, Value: []byte("upstream-class")},
+		{Type: 11, Value: []byte("upstream-filter")},
+		{Type: 26, Value: cisco},
+		{Type: 26, Value: ms},
+		{Type: 27, Value: []byte{0, 0, 0x0e, 0x10}},
+	}
+	reply := []radattr.Attribute{
+		{Type: 11, Value: []byte("nas-filter")},
+		{Type: 26, Value: append([]byte{0, 0, 0, 9}, 1, 3, 'z')},
+	}
+	tests := []struct {
+		name     string
+		result   policy.Result
+		wantCode radius.Code
+		want     []radattr.Attribute
+	}{
+		{name: "accept", result: policy.Accept, wantCode: radius.CodeAccessAccept,
+			want: []radattr.Attribute{reply[0], reply[1], passThrough[0], passThrough[3], passThrough[4]}},
+		{name: "reject", result: policy.Reject, wantCode: radius.CodeAccessReject},
+		{name: "challenge", result: policy.Challenge, wantCode: radius.CodeAccessChallenge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
+				return policy.Decision{Result: tt.result, UserName: req.UserName, Attributes: passThrough}, nil
+			}}
+			c := testClient("nas", "127.0.0.1/32", testSecret)
+			c.Reply = reply
+			h := newHarness(t, Config{Clients: []Client{c}}, d)
+			conn := h.dial("127.0.0.1:0")
+			p := newRequest(t, testSecret, "alice", "pw")
+			p.Add(attrProxyState, []byte("ps-1"))
+			p.Add(attrProxyState, []byte("ps-2"))
+			req := encodeReq(t, p, true)
+			resp := exchange(t, conn, req)
+			rp := checkResponse(t, resp, req, testSecret, tt.wantCode)
+			var got []radattr.Attribute
+			for _, a := range rp.Attributes {
+				switch a.Type {
+				case attrMessageAuth, attrProxyState, attrReplyMessage, attrState:
+				default:
+					got = append(got, radattr.Attribute{Type: byte(a.Type), Value: a.Attribute})
+				}
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("reply attributes %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i].Type != tt.want[i].Type || !bytes.Equal(got[i].Value, tt.want[i].Value) {
+					t.Errorf("attribute %d = %v, want %v", i, got[i], tt.want[i])
+				}
+			}
+			if !bytes.HasSuffix(resp, []byte{attrProxyState, 6, 'p', 's', '-', '1', attrProxyState, 6, 'p', 's', '-', '2'}) {
+				t.Errorf("Proxy-States are not last: %x", resp)
+			}
+		})
+	}
+}
+
+// TestChallengeKeepsAttributes checks that the attributes of a challenge
+// decision come back, copied, in the ChallengeState of its answer.
+func TestChallengeKeepsAttributes(t *testing.T) {
+	class := []radattr.Attribute{{Type: 25, Value: []byte("from-upstream")}}
+	d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
+		if req.Challenge == nil {
+			return policy.Decision{Result: policy.Challenge, UserName: req.UserName, Attributes: class}, nil
+		}
+		return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: req.Challenge.Attributes}, nil
+	}}
+	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}}, d)
+	conn := h.dial("127.0.0.1:0")
+	req := encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true)
+	rp := checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessChallenge)
+	if countType(rp, 25) != 0 {
+		t.Error("Access-Challenge carries the pass-through Class")
+	}
+	p := newRequest(t, testSecret, "alice", "123456")
+	p.Add(attrState, rp.Get(attrState))
+	req = encodeReq(t, p, true)
+	rp = checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessAccept)
+	calls := d.Calls()
+	got := calls[len(calls)-1].Challenge
+	if got == nil || len(got.Attributes) != 1 || string(got.Attributes[0].Value) != "from-upstream" {
+		t.Fatalf("challenge state attributes = %+v", got)
+	}
+	if string(rp.Get(25)) != "from-upstream" {
+		t.Errorf("Accept Class = %q", rp.Get(25))
+	}
+}
