@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build test run ci clean
+.PHONY: build test run ci bench clean
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/radiusd ./cmd/radiusd
@@ -16,6 +16,10 @@ run:
 
 ci:
 	bash .ci/run
+
+# radgate against FreeRADIUS on this machine (docs/performance.md).
+bench:
+	bash bench/run.sh
 
 clean:
 	rm -rf bin radgate.db radgate.db-* radgate.key

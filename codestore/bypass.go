@@ -185,7 +185,7 @@ func (s *Store) BypassCodes(ctx context.Context, user string) ([]BypassCode, err
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+bypassColumns+` FROM bypass_codes
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+bypassColumns+` FROM bypass_codes
 		WHERE user_id = ? AND `+liveCode+` ORDER BY id`, u.ID, s.now().Unix())
 	if err != nil {
 		return nil, fmt.Errorf("codestore: bypass codes: %w", err)
@@ -293,13 +293,24 @@ func revoke(ctx context.Context, tx *dbTx, user string, ids []int64, admin strin
 // of an unexpired code with that hash and returns its id; a schema trigger
 // deletes the row when its last use is spent. The transaction is committed
 // (synchronous=FULL) before ConsumeBypassCode returns ok. A wrong, spent or
-// expired code is ok == false with a nil error.
+// expired code is ok == false with a nil error; a code the user does not
+// hold is refused after one read, without a write.
 func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string) (codeID int64, ok bool, err error) {
 	if !allDigits(code) || len(code) < 6 || len(code) > 16 {
 		return 0, false, nil
 	}
-	err = s.update(ctx, func(tx *dbTx) error {
-		codeID, ok, err = s.consume(ctx, tx, userID, code)
+	// A code the user does not hold at all (a wrong code) costs a read and
+	// no write. Any row found goes to the conditional UPDATE, which alone
+	// decides (expiry, uses left, concurrent consumers).
+	var exists bool
+	if err := s.stmts.codeExists.QueryRowContext(ctx, userID, s.codeHash(userID, code)).Scan(&exists); err != nil {
+		return 0, false, fmt.Errorf("codestore: consume: %w", err)
+	}
+	if !exists {
+		return 0, false, nil
+	}
+	err = s.batch.do(ctx, func(tx *dbTx) error {
+		codeID, ok, err = s.consume(tx.ctx, tx, userID, code)
 		return err
 	})
 	if err != nil {
@@ -311,10 +322,7 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 func (s *Store) consume(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
 	now := tx.now.Unix()
 	var id int64
-	err := tx.QueryRowContext(ctx, `UPDATE bypass_codes
-		SET uses_left = uses_left - 1, last_used_at = ?
-		WHERE user_id = ? AND code_hash = ? AND `+liveCode+` AND (uses_left IS NULL OR uses_left > 0)
-		RETURNING id`, now, userID, s.codeHash(userID, code), now).Scan(&id)
+	err := tx.StmtContext(ctx, s.wstmts.consume).QueryRowContext(ctx, now, userID, s.codeHash(userID, code), now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

@@ -77,11 +77,20 @@ func (s *Store) AddDevice(ctx context.Context, user string, nd NewDevice, admin 
 
 // Devices lists a user's devices; ErrNotFound when there is no such user.
 func (s *Store) Devices(ctx context.Context, user string) ([]Device, error) {
-	u, err := s.UserByName(ctx, user)
-	if err != nil {
+	out, err := s.devices(ctx, user)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	// No rows: a user without devices, or no such user.
+	if _, err := s.UserByName(ctx, user); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices WHERE user_id = ? ORDER BY id`, u.ID)
+	return nil, nil
+}
+
+// devices reads the devices of the named user in one prepared join.
+func (s *Store) devices(ctx context.Context, user string) ([]Device, error) {
+	rows, err := s.stmts.devicesOfName.QueryContext(ctx, user)
 	if err != nil {
 		return nil, fmt.Errorf("codestore: devices: %w", err)
 	}
@@ -128,7 +137,7 @@ func (s *Store) RemoveDevice(ctx context.Context, user string, id int64, admin s
 // device (rule 3).
 func (s *Store) HasEnabledDevice(ctx context.Context, userID int64) (bool, error) {
 	var ok bool
-	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ? AND enabled = 1)`, userID).Scan(&ok)
+	err := s.rdb.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = ? AND enabled = 1)`, userID).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("codestore: has enabled device: %w", err)
 	}
@@ -140,20 +149,47 @@ func (s *Store) HasEnabledDevice(ctx context.Context, userID int64) (bool, error
 // recorded with a conditional UPDATE (last_step < step) whose rows affected
 // are checked, so a replay, even a concurrent one, is refused. HOTP tries
 // counters c..c+HOTPWindow and advances c past the match with a
-// conditional UPDATE. Codes are compared in constant time. A wrong code is
-// ok == false with a nil error.
+// conditional UPDATE (counter = c). Codes are compared in constant time. A
+// wrong code is ok == false with a nil error.
+//
+// The devices are read and the code checked on the read pool; only a
+// matching code costs a write, a conditional UPDATE in the next group
+// commit, and ok is returned once it is on disk. A stale read can only
+// make that UPDATE touch no row: a reject, never a second accept.
 func (s *Store) VerifyDeviceCode(ctx context.Context, userID int64, code string) (deviceID int64, ok bool, err error) {
 	if !allDigits(code) || len(code) > 8 {
 		return 0, false, nil
 	}
-	err = s.update(ctx, func(tx *dbTx) error {
-		deviceID, ok, err = s.verifyDeviceCode(ctx, tx, userID, code)
-		return err
-	})
+	rows, err := s.stmts.deviceStates.QueryContext(ctx, userID)
+	if err != nil {
+		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
+	}
+	devs, err := scanDeviceStates(rows)
 	if err != nil {
 		return 0, false, err
 	}
-	return deviceID, ok, nil
+	d, match, found, err := s.matchDevice(devs, userID, code, s.now().Unix())
+	if err != nil || !found {
+		return 0, false, err
+	}
+	err = s.batch.do(ctx, func(tx *dbTx) error {
+		var res sql.Result
+		var err error
+		switch d.typ {
+		case TOTP:
+			res, err = tx.ExecContext(tx.ctx, `UPDATE devices SET last_step = ?, last_used_at = ?
+				WHERE id = ? AND last_step < ?`, match, tx.now.Unix(), d.id, match)
+		default: // HOTP
+			res, err = tx.ExecContext(tx.ctx, `UPDATE devices SET counter = ?, last_used_at = ?
+				WHERE id = ? AND counter = ?`, match+1, tx.now.Unix(), d.id, d.counter)
+		}
+		ok, err = oneRow(res, err)
+		return err
+	})
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	return d.id, true, nil
 }
 
 type deviceState struct {
@@ -166,40 +202,39 @@ type deviceState struct {
 	lastStep int64
 }
 
-func (s *Store) verifyDeviceCode(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, type, secret_enc, digits, period, counter, last_step
-		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`, userID)
-	if err != nil {
-		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
-	}
+func scanDeviceStates(rows *sql.Rows) ([]deviceState, error) {
+	defer rows.Close()
 	var devs []deviceState
 	for rows.Next() {
 		var d deviceState
 		var typ string
 		if err := rows.Scan(&d.id, &typ, &d.sealed, &d.digits, &d.period, &d.counter, &d.lastStep); err != nil {
-			rows.Close()
-			return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
+			return nil, fmt.Errorf("codestore: verify device code: %w", err)
 		}
 		d.typ = DeviceType(typ)
 		devs = append(devs, d)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
+		return nil, fmt.Errorf("codestore: verify device code: %w", err)
 	}
-	now := tx.now.Unix()
+	return devs, nil
+}
+
+// matchDevice returns the first device that code matches at unix time
+// now, with the matched TOTP step or HOTP counter.
+func (s *Store) matchDevice(devs []deviceState, userID int64, code string, now int64) (deviceState, int64, bool, error) {
 	for _, d := range devs {
 		if d.digits != len(code) {
 			continue
 		}
 		secret, err := s.openSecret(userID, d.sealed)
 		if err != nil {
-			return 0, false, err
+			return deviceState{}, 0, false, err
 		}
+		match := int64(-1)
 		switch d.typ {
 		case TOTP:
 			step := now / int64(d.period)
-			match := int64(-1)
 			for st := step - TOTPSkew; st <= step+TOTPSkew; st++ {
 				if st < 0 || st <= d.lastStep {
 					continue
@@ -208,34 +243,18 @@ func (s *Store) verifyDeviceCode(ctx context.Context, tx *dbTx, userID int64, co
 					match = st
 				}
 			}
-			if match < 0 {
-				continue
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE devices SET last_step = ?, last_used_at = ?
-				WHERE id = ? AND last_step < ?`, match, now, d.id, match)
-			if ok, err := oneRow(res, err); err != nil || !ok {
-				return 0, false, err
-			}
-			return d.id, true, nil
 		case HOTP:
-			match := int64(-1)
 			for c := d.counter; c <= d.counter+HOTPWindow; c++ {
 				if codeEqual(hotpCode(secret, uint64(c), d.digits), code) && match < 0 {
 					match = c
 				}
 			}
-			if match < 0 {
-				continue
-			}
-			res, err := tx.ExecContext(ctx, `UPDATE devices SET counter = ?, last_used_at = ?
-				WHERE id = ? AND counter = ?`, match+1, now, d.id, d.counter)
-			if ok, err := oneRow(res, err); err != nil || !ok {
-				return 0, false, err
-			}
-			return d.id, true, nil
+		}
+		if match >= 0 {
+			return d, match, true, nil
 		}
 	}
-	return 0, false, nil
+	return deviceState{}, 0, false, nil
 }
 
 // oneRow reports whether a conditional UPDATE touched exactly one row.

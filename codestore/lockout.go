@@ -23,8 +23,8 @@ func (s *Store) RecordFailure(ctx context.Context, userID int64, r LockoutRules)
 	if r.Window < 0 || r.Duration < 0 {
 		return false, fmt.Errorf("codestore: negative lockout window or duration: %w", ErrInvalid)
 	}
-	err = s.update(ctx, func(tx *dbTx) error {
-		locked, err = recordFailure(ctx, tx, userID, r)
+	err = s.batch.do(ctx, func(tx *dbTx) error {
+		locked, err = recordFailure(tx.ctx, tx, userID, r)
 		return err
 	})
 	return locked, err
@@ -72,13 +72,17 @@ func recordFailure(ctx context.Context, tx *dbTx, userID int64, r LockoutRules) 
 }
 
 // ResetFailures clears the user's failure count after a success. A lock
-// still in force is kept; an expired one is cleared.
+// still in force is kept; an expired one is cleared. A user with nothing to
+// clear is left untouched (no row is written).
 func (s *Store) ResetFailures(ctx context.Context, userID int64) error {
-	return s.update(ctx, func(tx *dbTx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE users SET failures = 0, failure_start = NULL,
-			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
-			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END
-			WHERE id = ?`, tx.now.Unix(), tx.now.Unix(), userID)
+	// The common case, nothing to clear, costs one read and no write.
+	var dirty bool
+	err := s.stmts.needsReset.QueryRowContext(ctx, userID).Scan(&dirty)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !dirty) {
+		return nil
+	}
+	return s.batch.do(ctx, func(tx *dbTx) error {
+		_, err := tx.StmtContext(tx.ctx, s.wstmts.resetFailures).ExecContext(tx.ctx, tx.now.Unix(), tx.now.Unix(), userID)
 		if err != nil {
 			return fmt.Errorf("codestore: reset failures: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-sqlite3"
 )
 
@@ -31,8 +32,9 @@ const (
 	// a schema trigger enforces it too.
 	HardMaxActive = 100
 
-	maxOpenConns = 16
-
+	// maxReadConns bounds the read pool; every connection stays idle in
+	// the pool, so a busy server never reopens one.
+	maxReadConns = 16
 	// busySlice is how long SQLite itself waits for a lock before begin
 	// retries; the retries honour the caller's context, which SQLite's own
 	// busy wait does not.
@@ -57,12 +59,35 @@ type Options struct {
 	// (another radiusd or radiusctl process); default 5s. The wait ends
 	// early, with the context's error, when the caller's context ends.
 	BusyTimeout time.Duration
+	// AsyncAudit makes Audit queue the event for a background writer
+	// instead of committing it before returning (radiusd sets it). When
+	// the queue is full Audit waits up to AuditWait, then drops the event,
+	// counts it (AuditLost) and returns ErrAuditLost. Close writes every
+	// queued event.
+	AsyncAudit bool
+	// AuditQueue is the number of audit events the queue holds; 0 means
+	// DefaultAuditQueue (8192).
+	AuditQueue int
+	// AuditWait is how long Audit waits for room in a full queue; 0 means
+	// DefaultAuditWait (100ms).
+	AuditWait time.Duration
+	// Logger receives the background writer's errors (lost audit
+	// batches); nil discards.
+	Logger hclog.Logger
 }
 
 // Store is the SQLite implementation of radgate's store. It is safe for
 // concurrent use, and several processes may open the same file at once.
 type Store struct {
+	// db is the write pool: one connection, shared by the group-commit
+	// writer and the admin transactions. rdb is the read pool (WAL:
+	// readers never wait behind the writer).
 	db      *sql.DB
+	rdb     *sql.DB
+	batch   *batcher
+	audit   *auditQueue
+	stmts   readStmts
+	wstmts  writeStmts
 	now     func() time.Time
 	busy    time.Duration // total wait for the write lock
 	rules   CodeRules
@@ -91,6 +116,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = DefaultBusyTimeout
 	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
 	master, err := loadOrCreateKey(opts.KeyFile, cryptoRand)
 	if err != nil {
 		return nil, err
@@ -106,13 +134,38 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("codestore: open: %w", err)
 	}
-	// Bound the pool: callers beyond it wait (honouring their context)
-	// instead of each holding a connection blocked on the write lock.
-	db.SetMaxOpenConns(maxOpenConns)
+	// One write connection: writes queue in the batcher (or in the pool,
+	// honouring their context) instead of each holding a connection
+	// blocked on SQLite's write lock.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
 	s := &Store{db: db, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devKey: devKey, rand: cryptoRand}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	rdb, err := sql.Open("sqlite3", dsn(opts.Path, opts.BusyTimeout)+"&_query_only=true")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("codestore: open: %w", err)
+	}
+	rdb.SetMaxOpenConns(maxReadConns)
+	rdb.SetMaxIdleConns(maxReadConns)
+	s.rdb = rdb
+	if err := s.stmts.prepare(ctx, rdb); err != nil {
+		rdb.Close()
+		db.Close()
+		return nil, err
+	}
+	if err := s.wstmts.prepare(ctx, db); err != nil {
+		s.stmts.close()
+		rdb.Close()
+		db.Close()
+		return nil, err
+	}
+	s.batch = newBatcher(s.begin)
+	if opts.AsyncAudit {
+		s.audit = newAuditQueue(s, opts.AuditQueue, opts.AuditWait, opts.Logger.Named("audit"))
 	}
 	return s, nil
 }
@@ -163,10 +216,21 @@ func (r CodeRules) withDefaults() (CodeRules, error) {
 	return r, nil
 }
 
-// Close closes the database.
+// Close writes the queued audit events, commits the queued writes and
+// closes the database. Writes arriving after Close fail with ErrClosed.
 func (s *Store) Close() error {
+	if s.audit != nil {
+		s.audit.close()
+	}
+	s.batch.close()
+	s.stmts.close()
+	s.wstmts.close()
+	rerr := s.rdb.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("codestore: close: %w", err)
+	}
+	if rerr != nil {
+		return fmt.Errorf("codestore: close: %w", rerr)
 	}
 	return nil
 }
@@ -174,17 +238,21 @@ func (s *Store) Close() error {
 // Ping checks that the database file answers a query.
 func (s *Store) Ping(ctx context.Context) error {
 	var v int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("codestore: ping: %w", err)
 	}
 	return nil
 }
 
 // dbTx is a write transaction (BEGIN IMMEDIATE) with the fixed time of its
-// start: every rule inside one transaction sees the same now.
+// start: every rule inside one transaction sees the same now. ctx is the
+// context its statements run under: the caller's for update, a background
+// one for a group commit (a caller's cancellation must not interrupt the
+// writes of others).
 type dbTx struct {
 	*sql.Tx
 	now time.Time
+	ctx context.Context
 }
 
 // begin starts an immediate transaction. While another connection holds
@@ -197,7 +265,7 @@ func (s *Store) begin(ctx context.Context) (*dbTx, error) {
 	for {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err == nil {
-			return &dbTx{Tx: tx, now: s.now()}, nil
+			return &dbTx{Tx: tx, now: s.now(), ctx: ctx}, nil
 		}
 		if !isBusy(err) {
 			return nil, fmt.Errorf("codestore: begin: %w", err)

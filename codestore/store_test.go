@@ -43,7 +43,7 @@ func TestOpenSetsPragmasAndMigrates(t *testing.T) {
 		})
 	}
 	var v int
-	if err := db.db.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	if v != SchemaVersion() || v < 1 {

@@ -128,7 +128,7 @@ func execOne(ctx context.Context, tx *dbTx, name, q string, args ...any) error {
 
 // UserByName returns the named user, or ErrNotFound.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(s.stmts.userByName.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("codestore: user %q: %w", name, ErrNotFound)
 	}
@@ -142,7 +142,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 // there is no such user or no local password.
 func (s *Store) PasswordHash(ctx context.Context, name string) (string, error) {
 	var h string
-	err := s.db.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ?`, name).Scan(&h)
+	err := s.stmts.passwordHash.QueryRowContext(ctx, name).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -154,7 +154,7 @@ func (s *Store) PasswordHash(ctx context.Context, name string) (string, error) {
 
 // Users lists all users by name.
 func (s *Store) Users(ctx context.Context) ([]User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("codestore: users: %w", err)
 	}

@@ -166,6 +166,22 @@ type Primary struct {
 	// Access-Accept copied into ours (radius backend): radattr names, or
 	// "Vendor-Specific:N" for one vendor's attributes.
 	PassThroughAttributes []string
+	// Argon2 are the cost parameters of new local password hashes (the
+	// primary.argon2 block). Existing hashes keep the parameters they were
+	// made with.
+	Argon2 Argon2
+}
+
+// Argon2 are argon2id cost parameters. The defaults are OWASP's first
+// recommended argon2id setting: 19 MiB, 2 passes, 1 lane.
+type Argon2 struct {
+	// MemoryKiB is the memory per hash in KiB, written as a size such as
+	// "19MiB" or "65536KiB"; 8*Threads KiB to 4 GiB. Default 19456 (19 MiB).
+	MemoryKiB uint32
+	// Time is the number of passes, 1..64. Default 2.
+	Time uint32
+	// Threads is the number of lanes, 1..255. Default 1.
+	Threads uint8
 }
 
 // LDAP configures the ldap primary backend.
@@ -307,7 +323,7 @@ func Default() *Config {
 			Path:    "/var/lib/radgate/radgate.db",
 			KeyFile: "/var/lib/radgate/radgate.key",
 		},
-		Primary: Primary{Backend: "local"},
+		Primary: Primary{Backend: "local", Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		Policy: Policy{
 			RequireEnrolledDevice: true,
 			Failmode:              "secure",

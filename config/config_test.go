@@ -58,7 +58,7 @@ func TestDefault(t *testing.T) {
 		DuplicateWindow: 30 * time.Second,
 		AuditRetention:  90 * 24 * time.Hour,
 		Store:           Store{Path: "/var/lib/radgate/radgate.db", KeyFile: "/var/lib/radgate/radgate.key"},
-		Primary:         Primary{Backend: "local"},
+		Primary:         Primary{Backend: "local", Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		Policy: Policy{
 			RequireEnrolledDevice: true,
 			Failmode:              "secure",
@@ -195,7 +195,7 @@ func TestParseFull(t *testing.T) {
 				},
 			},
 		},
-		Primary: Primary{Backend: "ldap", PassThroughAttributes: []string{"Class", "Filter-Id"}},
+		Primary: Primary{Backend: "ldap", PassThroughAttributes: []string{"Class", "Filter-Id"}, Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		LDAP: &LDAP{
 			URL:          "ldap://dc1.corp.example:389",
 			StartTLS:     true,

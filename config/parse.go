@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,8 +63,15 @@ type fileClient struct {
 }
 
 type filePrimary struct {
-	Backend               *string  `hcl:"backend,optional"`
-	PassThroughAttributes []string `hcl:"pass_through_attributes,optional"`
+	Backend               *string     `hcl:"backend,optional"`
+	PassThroughAttributes []string    `hcl:"pass_through_attributes,optional"`
+	Argon2                *fileArgon2 `hcl:"argon2,block"`
+}
+
+type fileArgon2 struct {
+	Memory  *string `hcl:"memory,optional"`
+	Time    *int    `hcl:"time,optional"`
+	Threads *int    `hcl:"threads,optional"`
 }
 
 type fileLDAP struct {
@@ -191,6 +199,9 @@ func (v converter) apply(c *Config, fc *fileConfig) {
 		setString(&c.Primary.Backend, p.Backend)
 		if p.PassThroughAttributes != nil {
 			c.Primary.PassThroughAttributes = p.PassThroughAttributes
+		}
+		if a := p.Argon2; a != nil {
+			v.argon2(&c.Primary.Argon2, a)
 		}
 	}
 
@@ -420,6 +431,58 @@ func (v converter) duration(dst *time.Duration, s *string, key, label string) {
 		return
 	}
 	*dst = d
+}
+
+// argon2 converts the primary.argon2 block; bounds are checked by Validate.
+func (v converter) argon2(dst *Argon2, a *fileArgon2) {
+	if a.Memory != nil {
+		kib, err := parseKiB(*a.Memory)
+		if err != nil {
+			v.ps.add("primary.argon2.memory", err, "primary.argon2.memory: %v", err)
+		} else {
+			dst.MemoryKiB = kib
+		}
+	}
+	if a.Time != nil {
+		if *a.Time < 1 || *a.Time > maxArgon2Time {
+			v.ps.add("primary.argon2.time", nil, "primary.argon2.time: %d is not in 1..%d", *a.Time, maxArgon2Time)
+		} else {
+			dst.Time = uint32(*a.Time)
+		}
+	}
+	if a.Threads != nil {
+		if *a.Threads < 1 || *a.Threads > 255 {
+			v.ps.add("primary.argon2.threads", nil, "primary.argon2.threads: %d is not in 1..255", *a.Threads)
+		} else {
+			dst.Threads = uint8(*a.Threads)
+		}
+	}
+}
+
+// Argon2 bounds (primary.argon2), the same as primary accepts.
+const (
+	maxArgon2Time = 64
+	maxArgon2KiB  = 1 << 22 // 4 GiB
+)
+
+// parseKiB parses a size with a binary unit (KiB, MiB, GiB) into KiB.
+func parseKiB(s string) (uint32, error) {
+	units := []struct {
+		suffix string
+		kib    uint64
+	}{{"KiB", 1}, {"MiB", 1 << 10}, {"GiB", 1 << 20}}
+	for _, u := range units {
+		num, ok := strings.CutSuffix(strings.TrimSpace(s), u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(num), 10, 32)
+		if err != nil || n == 0 || n*u.kib > maxArgon2KiB {
+			break
+		}
+		return uint32(n * u.kib), nil
+	}
+	return 0, fmt.Errorf("invalid size %q (use a whole number with KiB, MiB or GiB, up to 4GiB, such as \"19MiB\")", s)
 }
 
 // path sets dst to s resolved against the config file's directory, when

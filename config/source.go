@@ -49,6 +49,16 @@ func newSource(file string, body hcl.Body) *source {
 		for name, a := range b.Body.Attributes {
 			s.pos[prefix+"."+name] = a.SrcRange
 		}
+		for _, nb := range b.Body.Blocks { // one level of nesting: primary.argon2
+			np := prefix + "." + nb.Type
+			if _, dup := s.pos[np]; dup {
+				continue
+			}
+			s.pos[np] = nb.DefRange()
+			for name, a := range nb.Body.Attributes {
+				s.pos[np+"."+name] = a.SrcRange
+			}
+		}
 	}
 	return s
 }

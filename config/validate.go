@@ -133,6 +133,9 @@ func (c *Config) validatePrimary(ps *problems) {
 			ps.add("primary.backend", nil, `primary.backend is "radius" but there is no upstream block`)
 		}
 	}
+	if a := c.Primary.Argon2; a.MemoryKiB < 8*uint32(a.Threads) {
+		ps.add("primary.argon2.memory", nil, "primary.argon2.memory: %d KiB is below 8 KiB per thread (%d threads)", a.MemoryKiB, a.Threads)
+	}
 	for _, a := range c.Primary.PassThroughAttributes {
 		if strings.TrimSpace(a) == "" {
 			ps.add("primary.pass_through_attributes", nil, "primary.pass_through_attributes has an empty name")

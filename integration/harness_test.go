@@ -76,6 +76,8 @@ type env struct {
 	cmd         *exec.Cmd   // running radiusd
 	log         *syncBuffer // radiusd's stderr
 	done        chan error  // radiusd's exit
+
+	auditSeen map[string]int64 // newest auth event id lastAuth returned, per user
 }
 
 // settings are config fragments a test changes from the defaults.

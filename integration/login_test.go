@@ -34,20 +34,37 @@ func totpCode(t *testing.T, at time.Time) string {
 	return code
 }
 
-// lastAuth returns the newest audited auth decision for user.
+// lastAuth returns the newest audited auth decision for user. radiusd
+// writes audit events in the background, so it waits (bounded) for an auth
+// event newer than the one it returned last time for user.
 func (e *env) lastAuth(user string) (result, reason string) {
 	e.t.Helper()
-	out := e.mustCtl("audit", "--json", "--user", user, "--limit", "20")
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var ev struct{ Action, Result, Reason string }
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			e.t.Fatalf("audit line %q: %v", line, err)
-		}
-		if ev.Action == "auth" {
-			return ev.Result, ev.Reason
-		}
+	if e.auditSeen == nil {
+		e.auditSeen = map[string]int64{}
 	}
-	e.t.Fatalf("no auth event for %s in:\n%s", user, out)
+	var out string
+	for range 250 {
+		out = e.mustCtl("audit", "--json", "--user", user, "--limit", "20")
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var ev struct {
+				ID                     int64
+				Action, Result, Reason string
+			}
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				e.t.Fatalf("audit line %q: %v", line, err)
+			}
+			if ev.Action != "auth" {
+				continue
+			}
+			if ev.ID > e.auditSeen[user] {
+				e.auditSeen[user] = ev.ID
+				return ev.Result, ev.Reason
+			}
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no new auth event for %s in:\n%s", user, out)
 	return "", ""
 }
 

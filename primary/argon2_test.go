@@ -225,3 +225,19 @@ func FuzzVerifyPassword(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerifyDefault is one argon2id verification at DefaultArgon2:
+// the cost of every login with the local backend (docs/performance.md).
+func BenchmarkVerifyDefault(b *testing.B) {
+	h, err := HashPassword("correct horse", DefaultArgon2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := NewLocal(nil, DefaultArgon2)
+	b.ResetTimer()
+	for range b.N {
+		if ok, err := verifyPassword(l.kdf, h, "correct horse"); !ok || err != nil {
+			b.Fatalf("verify: %v %v", ok, err)
+		}
+	}
+}

@@ -20,7 +20,7 @@ var ErrUnknownBackend = errors.New("primary: unknown backend")
 func New(cfg *config.Config, hashes HashLookup, log hclog.Logger) (Authenticator, error) {
 	switch cfg.Primary.Backend {
 	case "local":
-		return NewLocal(hashes, DefaultArgon2), nil
+		return NewLocal(hashes, Argon2FromConfig(cfg.Primary.Argon2)), nil
 	case "none":
 		return None{}, nil
 	case "ldap":
@@ -51,6 +51,17 @@ func New(cfg *config.Config, hashes HashLookup, log hclog.Logger) (Authenticator
 		return NewRADIUS(ups, cfg.Primary.PassThroughAttributes, log)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownBackend, cfg.Primary.Backend)
+}
+
+// Argon2FromConfig returns the argon2id costs of the primary.argon2 block
+// with DefaultArgon2's salt and key lengths; zero fields (a config not
+// built by config.Load) keep DefaultArgon2's costs.
+func Argon2FromConfig(a config.Argon2) Argon2Params {
+	p := DefaultArgon2
+	if a.MemoryKiB > 0 && a.Time > 0 && a.Threads > 0 {
+		p.Memory, p.Time, p.Threads = a.MemoryKiB, a.Time, a.Threads
+	}
+	return p
 }
 
 // Closer is implemented by backends that hold connections (LDAP).

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"golang.org/x/crypto/argon2"
 
@@ -79,6 +80,10 @@ type Local struct {
 	dummy string
 	// kdf is argon2.IDKey; tests replace it to count derivations.
 	kdf kdfFunc
+	// slots bounds the hashes computed at once to GOMAXPROCS: more would
+	// not finish sooner, and each holds the configured memory (19 MiB by
+	// default), so concurrent logins must not multiply it.
+	slots chan struct{}
 }
 
 var _ Authenticator = (*Local)(nil)
@@ -99,11 +104,12 @@ func NewLocal(h HashLookup, p Argon2Params) *Local {
 		// would make the dummy path cheap, so fail loudly instead.
 		panic(fmt.Sprintf("primary: make dummy hash: %v", err))
 	}
-	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey}
+	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Authenticate reports whether c.Password is the local password of
-// c.User. An unknown user, a user without a password hash and an empty
+// c.User. At most GOMAXPROCS hashes run at once; a caller waits for a slot
+// (or its ctx). An unknown user, a user without a password hash and an empty
 // password are rejected after verifying the dummy hash, so they take as
 // long as a wrong password. A lookup failure or a malformed stored hash is
 // an error wrapping ErrUnavailable.
@@ -111,6 +117,12 @@ func (l *Local) Authenticate(ctx context.Context, c Credentials) (Result, error)
 	encoded, err := l.hashes.PasswordHash(ctx, c.User)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: look up password hash: %w", ErrUnavailable, err)
+	}
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: waiting to hash: %w", ErrUnavailable, ctx.Err())
 	}
 	switch {
 	case c.Password == "":

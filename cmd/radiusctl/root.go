@@ -55,7 +55,7 @@ opens the store directly; it is safe to run beside a running radiusd.`,
 	flags.StringVar(&a.admin, "admin", "", "admin name recorded in the audit log (default: the OS user)")
 
 	root.AddCommand(a.userCommand(), a.deviceCommand(), a.bypassCommand(),
-		a.auditCommand(), a.purgeCommand(), a.backupCommand(), a.testCommand(),
+		a.auditCommand(), a.purgeCommand(), a.backupCommand(), a.benchCommand(), a.testCommand(),
 		a.primaryCommand(), a.completionCommand())
 	// Our completion command replaces cobra's, which has no examples.
 	root.CompletionOptions.DisableDefaultCmd = true

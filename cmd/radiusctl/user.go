@@ -22,11 +22,11 @@ func (a *app) userCommand() *cobra.Command {
 		Example: `  printf '%s\n' "$PASSWORD" | radiusctl user add alice --password-stdin`,
 		Args:    cobra.ExactArgs(1),
 		RunE: action(func(ctx context.Context, args []string) error {
-			hash, err := a.passwordHash(passwordStdin)
+			store, err := a.open(ctx) // first: the config has the argon2 costs
 			if err != nil {
 				return err
 			}
-			store, err := a.open(ctx)
+			hash, err := a.passwordHash(passwordStdin)
 			if err != nil {
 				return err
 			}
@@ -47,11 +47,11 @@ func (a *app) userCommand() *cobra.Command {
 			if !passwdStdin {
 				return usagef("user passwd: --password-stdin is required")
 			}
-			hash, err := a.passwordHash(true)
+			store, err := a.open(ctx) // first: the config has the argon2 costs
 			if err != nil {
 				return err
 			}
-			store, err := a.open(ctx)
+			hash, err := a.passwordHash(true)
 			if err != nil {
 				return err
 			}
@@ -119,7 +119,8 @@ func (a *app) userCommand() *cobra.Command {
 }
 
 // passwordHash reads one password line from stdin when asked and returns
-// its argon2id hash; without the flag the user gets no local password.
+// its argon2id hash with the configured costs (primary.argon2); without the
+// flag the user gets no local password.
 func (a *app) passwordHash(fromStdin bool) (string, error) {
 	if !fromStdin {
 		return "", nil
@@ -128,7 +129,11 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return primary.HashPassword(password, primary.DefaultArgon2)
+	p := primary.DefaultArgon2
+	if a.cfg != nil {
+		p = primary.Argon2FromConfig(a.cfg.Primary.Argon2)
+	}
+	return primary.HashPassword(password, p)
 }
 
 // readPassword reads one non-empty line from standard input, without its

@@ -86,7 +86,7 @@ func (m *Main) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openStore(ctx, cfg, hclog.NewNullLogger())
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.cfg = cfg
 	m.log = newLogger(cfg, m.Stderr)
 
-	m.store, err = openStore(ctx, cfg)
+	m.store, err = openStore(ctx, cfg, m.log.Named("store"))
 	if err != nil {
 		return err
 	}

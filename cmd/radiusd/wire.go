@@ -24,10 +24,12 @@ func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {
 	})
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (*codestore.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*codestore.Store, error) {
 	return codestore.Open(ctx, codestore.Options{
-		Path:    cfg.Store.Path,
-		KeyFile: cfg.Store.KeyFile,
+		Path:       cfg.Store.Path,
+		KeyFile:    cfg.Store.KeyFile,
+		AsyncAudit: true,
+		Logger:     log,
 		Codes: codestore.CodeRules{
 			Length:    cfg.BypassCodes.Length,
 			MaxActive: cfg.BypassCodes.MaxActive,

@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# bench/run.sh: radgate against FreeRADIUS, on this machine, in one run.
+#
+# Starts Debian's FreeRADIUS (plain PAP from a users file, and PAP plus one
+# SQLite row per request through rlm_sql_sqlite) and radgate's radiusd
+# (bypass codes, TOTP, wrong codes, local argon2id + code), each with a
+# private config on a free loopback port, Message-Authenticator required,
+# and loads each with radiusctl bench at every concurrency, interleaved.
+# Prints one table. See docs/performance.md.
+#
+# Settings (environment): BENCH_DURATION (10s), BENCH_CONCURRENCY ("1 16 64"),
+# BENCH_USERS (20000), BENCH_LOCAL_DURATION (duration of the argon2id
+# scenario, 10s), BENCH_SCENARIOS (all of: fr-pap fr-sql rg-bypass rg-totp
+# rg-wrong rg-local). Replies must arrive within 2s (10s for rg-local,
+# whose queue of argon2id hashes is concurrency x hash time deep).
+set -euo pipefail
+
+DURATION=${BENCH_DURATION:-10s}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
+USERS=${BENCH_USERS:-20000}
+LOCAL_DURATION=${BENCH_LOCAL_DURATION:-10s}
+SCENARIOS=${BENCH_SCENARIOS:-"fr-pap fr-sql rg-bypass rg-totp rg-wrong rg-local"}
+SECRET="bench-secret-$$"
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# On disk, not tmpfs: the fsyncs must be real.
+WORK=$(mktemp -d /var/tmp/radgate-bench.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+FREERADIUS=$(command -v freeradius || true)
+[ -n "$FREERADIUS" ] || { echo "bench: freeradius not installed (apt-get install freeradius)" >&2; exit 1; }
+[ -e /usr/lib/freeradius/rlm_sql_sqlite.so ] || { echo "bench: rlm_sql_sqlite missing" >&2; exit 1; }
+
+echo "== building" >&2
+mkdir -p "$WORK/bin" "$WORK/creds" "$WORK/results"
+(cd "$ROOT" && go build -o "$WORK/bin/radiusd" ./cmd/radiusd &&
+	go build -o "$WORK/bin/radiusctl" ./cmd/radiusctl &&
+	go build -o "$WORK/bin/prep" ./bench/prep)
+
+freeport() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		if [ -z "$(ss -Hlun "sport = :$p")" ]; then echo "$p"; return; fi
+	done
+	echo "bench: no free port" >&2; exit 1
+}
+
+# ---- FreeRADIUS configs ------------------------------------------------
+fr_config() { # fr_config DIR PORT WITH_SQL
+	local dir=$1 port=$2 sql=$3
+	mkdir -p "$dir/log" "$dir/run"
+	local i=0
+	: >"$dir/users"
+	while [ $i -lt 1000 ]; do
+		printf 'fr%d Cleartext-Password := "fr-pw-%d"\n' $i $i >>"$dir/users"
+		i=$((i + 1))
+	done
+	local postauth="" sqlmod=""
+	if [ "$sql" = 1 ]; then
+		cat >"$dir/schema.sql" <<'SQL'
+CREATE TABLE radpostauth (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  username varchar(64) NOT NULL default '',
+  reply varchar(32) NOT NULL default '',
+  authdate timestamp NOT NULL
+);
+SQL
+		sqlmod="sql {
+		driver = \"rlm_sql_sqlite\"
+		dialect = \"sqlite\"
+		sqlite {
+			filename = \"$dir/fr.db\"
+			busy_timeout = 5000
+			bootstrap = \"$dir/schema.sql\"
+		}
+		radius_db = \"radius\"
+		read_clients = no
+		postauth_table = \"radpostauth\"
+		pool {
+			start = 8
+			min = 8
+			max = 32
+			spare = 8
+			uses = 0
+			lifetime = 0
+			idle_timeout = 0
+		}
+		post-auth {
+			query = \"INSERT INTO radpostauth (username, reply, authdate) VALUES ('%{User-Name}', '%{reply:Packet-Type}', '%S')\"
+		}
+	}"
+		postauth="sql"
+	fi
+	cat >"$dir/radiusd.conf" <<CONF
+prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+logdir = $dir/log
+raddbdir = $dir
+radacctdir = $dir/log
+name = radiusd
+confdir = $dir
+modconfdir = $dir
+run_dir = $dir/run
+db_dir = $dir
+libdir = /usr/lib/freeradius
+dictdir = /usr/share/freeradius
+pidfile = $dir/run/radiusd.pid
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 65536
+hostname_lookups = no
+log {
+	destination = files
+	file = $dir/log/radius.log
+	auth = no
+}
+security {
+	allow_core_dumps = no
+	max_attributes = 200
+	reject_delay = 0
+	status_server = yes
+}
+thread pool {
+	start_servers = 5
+	max_servers = 32
+	min_spare_servers = 3
+	max_spare_servers = 10
+	max_requests_per_server = 0
+}
+client bench {
+	ipaddr = 127.0.0.1
+	secret = $SECRET
+	require_message_authenticator = yes
+}
+modules {
+	files {
+		filename = $dir/users
+	}
+	pap {
+	}
+	$sqlmod
+}
+server default {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = $port
+	}
+	authorize {
+		files
+		pap
+	}
+	authenticate {
+		Auth-Type PAP {
+			pap
+		}
+	}
+	post-auth {
+		$postauth
+	}
+}
+CONF
+	chmod -R go-rwx "$dir"
+}
+
+# ---- radgate configs -----------------------------------------------------
+rg_config() { # rg_config FILE BACKEND [PORT]
+	cat >"$1" <<CONF
+listen    = "127.0.0.1:${3:-0}"
+log_level = "warn"
+store {
+  path     = "$WORK/rg/radgate.db"
+  key_file = "$WORK/rg/radgate.key"
+}
+client "bench" {
+  address = "127.0.0.1"
+  secret  = "$SECRET"
+  mode    = "concat"
+}
+primary {
+  backend = "$2"
+}
+lockout {
+  max_failures = 100000000
+  window       = "15m"
+  duration     = "15m"
+}
+CONF
+}
+
+mkdir -p "$WORK/rg"
+rg_config "$WORK/rg/none.hcl" none
+echo "== preparing $USERS radgate users" >&2
+"$WORK/bin/prep" setup -config "$WORK/rg/none.hcl" -users "$USERS" -out "$WORK/creds"
+i=0
+: >"$WORK/creds/fr.txt"
+while [ $i -lt 1000 ]; do printf 'fr%d fr-pw-%d\n' $i $i >>"$WORK/creds/fr.txt"; i=$((i + 1)); done
+
+SERVER_PID=""
+SERVER_ADDR=""
+start_fr() { # start_fr NAME WITH_SQL
+	local dir="$WORK/$1" port
+	port=$(freeport)
+	rm -rf "$dir"
+	fr_config "$dir" "$port" "$2"
+	"$FREERADIUS" -f -d "$dir" -n radiusd >"$dir/log/stdout" 2>&1 &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	SERVER_ADDR="127.0.0.1:$port"
+	for _ in $(seq 1 100); do
+		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/log/stdout" "$dir/log/radius.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "bench: freeradius did not start" >&2; exit 1
+}
+
+start_rg() { # start_rg BACKEND
+	local log="$WORK/rg/radiusd.log" port
+	port=$(freeport)
+	rg_config "$WORK/rg/run.hcl" "$1" "$port"
+	"$WORK/bin/radiusd" -config "$WORK/rg/run.hcl" 2>"$log" &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	SERVER_ADDR="127.0.0.1:$port"
+	for _ in $(seq 1 100); do
+		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "bench: radiusd did not start" >&2; exit 1
+}
+
+stop_server() {
+	kill "$SERVER_PID" 2>/dev/null || true
+	wait "$SERVER_PID" 2>/dev/null || true
+}
+
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# run_one SCENARIO CONCURRENCY: start the server, load it, record a line.
+run_one() {
+	local sc=$1 c=$2 creds dur=$DURATION count="" timeout=2s
+	case $sc in
+	fr-pap) start_fr fr-pap 0; creds=fr.txt ;;
+	fr-sql) start_fr fr-sql 1; creds=fr.txt ;;
+	rg-bypass) start_rg none; creds=bypass.txt ;;
+	rg-totp)
+		start_rg none
+		"$WORK/bin/prep" totp -users "$USERS" -out "$WORK/creds" -within "$((${DURATION%s} + 3))s"
+		creds=totp.txt
+		count="--count $((USERS * 3))" ;;
+	rg-wrong) start_rg none; creds=wrong.txt ;;
+	rg-local) start_rg local; creds=local.txt; dur=$LOCAL_DURATION; timeout=10s ;;
+	esac
+	local load
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	# shellcheck disable=SC2086
+	"$WORK/bin/radiusctl" bench --server "$SERVER_ADDR" --secret "$SECRET" \
+		--users "$WORK/creds/$creds" --concurrency "$c" --duration "$dur" $count \
+		--timeout "$timeout" --json >"$WORK/results/$sc-$c.json" || true
+	local rss
+	rss=$(hwm_kb "$SERVER_PID")
+	stop_server
+	jq -r --arg sc "$sc" --arg c "$c" --arg rss "$rss" --arg load "$load" \
+		'[$sc, $c, (.rate|floor), .accepts, .rejects, .timeouts, .invalid, .p50_ms, .p90_ms, .p99_ms, .max_ms, (($rss|tonumber)/1024|floor), $load] | @tsv' \
+		"$WORK/results/$sc-$c.json" | tee -a "$WORK/results/all.tsv" >&2
+}
+
+echo "== nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
+echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo -e "scenario\tconc\treq/s\taccept\treject\ttimeout\tinvalid\tp50ms\tp90ms\tp99ms\tmaxms\tpeakRSS_MB\tload1/5/15" >&2
+: >"$WORK/results/all.tsv"
+for c in $CONCURRENCY; do
+	for sc in $SCENARIOS; do
+		run_one "$sc" "$c"
+	done
+done
+
+echo
+echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | ×FR PAP | ×FR SQL | load (1/5/15) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+awk -F'\t' '
+	{ rows[NR] = $0; if ($1 == "fr-pap") pap[$2] = $3; if ($1 == "fr-sql") sql[$2] = $3 }
+	END {
+		for (i = 1; i <= NR; i++) {
+			split(rows[i], f, "\t")
+			rp = (pap[f[2]] > 0) ? sprintf("%.2f", f[3] / pap[f[2]]) : "-"
+			rs = (sql[f[2]] > 0) ? sprintf("%.2f", f[3] / sql[f[2]]) : "-"
+			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], rp, rs, f[13]
+		}
+	}' "$WORK/results/all.tsv"

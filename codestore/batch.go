@@ -1,0 +1,204 @@
+package codestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Group-commit limits.
+const (
+	// maxBatch is the most writes one transaction (one fsync) carries.
+	maxBatch = 256
+	// batchQueue bounds the writes waiting for the writer; a caller past it
+	// waits (honouring its context) for room.
+	batchQueue = 1024
+)
+
+// ErrClosed means the store was closed while a write was waiting.
+var ErrClosed = errors.New("codestore: store closed")
+
+// writeOp is one write waiting for the next group commit.
+type writeOp struct {
+	ctx  context.Context
+	fn   func(tx *dbTx) error
+	done chan error // buffered: the writer never blocks on a gone waiter
+}
+
+// batcher is the group-commit writer: one goroutine owns the write
+// connection and runs every queued write of the hot path (consumption,
+// TOTP/HOTP steps, failure counts, resets, audit rows) in one immediate
+// transaction, each write inside its own SAVEPOINT, with one COMMIT (and so
+// one fsync under synchronous=FULL) for the batch. A write's waiter learns
+// its result only after that COMMIT returned: a write reported ok is on
+// disk.
+//
+//	idle ──op──▶ take op + every queued op (≤ maxBatch)
+//	                 │ BEGIN IMMEDIATE
+//	                 ▼
+//	         per op: SAVEPOINT w; fn; (error: ROLLBACK TO w); RELEASE w
+//	                 │ COMMIT
+//	                 ▼
+//	         report each op's error, or the COMMIT's error to every op
+//	         whose fn succeeded ──▶ idle
+type batcher struct {
+	// begin starts the batch's immediate transaction (Store.begin: it
+	// retries while another process holds the write lock).
+	begin func(ctx context.Context) (*dbTx, error)
+
+	mu     sync.RWMutex // held for reading while sending on ops
+	closed bool
+	ops    chan *writeOp
+	quit   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newBatcher(begin func(ctx context.Context) (*dbTx, error)) *batcher {
+	b := &batcher{
+		begin: begin,
+		ops:   make(chan *writeOp, batchQueue),
+		quit:  make(chan struct{}),
+	}
+	b.wg.Add(1)
+	go b.loop()
+	return b
+}
+
+// do queues fn for the next group commit and waits for its result. fn must
+// use tx.ctx (not a caller's context) for its statements, so that one
+// caller's cancellation cannot interrupt the shared transaction.
+func (b *batcher) do(ctx context.Context, fn func(tx *dbTx) error) error {
+	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case b.ops <- op:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return fmt.Errorf("codestore: write: %w: %w", ErrBusy, ctx.Err())
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		// The writer is busy (queued writes, or another process holding
+		// the write lock). The write may still commit; the caller treats
+		// it as failed (fail closed: a code may be spent without an
+		// Accept).
+		return fmt.Errorf("codestore: write: %w: %w", ErrBusy, ctx.Err())
+	}
+}
+
+// close stops taking writes, commits every queued one and waits for the
+// writer to exit.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	b.mu.Unlock()
+	close(b.quit)
+	b.wg.Wait()
+}
+
+func (b *batcher) loop() {
+	defer b.wg.Done()
+	batch := make([]*writeOp, 0, maxBatch)
+	for {
+		select {
+		case op := <-b.ops:
+			batch = append(batch[:0], op)
+		case <-b.quit:
+			// No sender is left (close holds the lock): drain and stop.
+			for {
+				batch = b.gather(batch[:0])
+				if len(batch) == 0 {
+					return
+				}
+				b.run(batch)
+			}
+		}
+		batch = b.gather(batch)
+		b.run(batch)
+	}
+}
+
+// gather appends the queued ops to batch without waiting, up to maxBatch.
+func (b *batcher) gather(batch []*writeOp) []*writeOp {
+	for len(batch) < maxBatch {
+		select {
+		case op := <-b.ops:
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// run commits one batch and reports to every op.
+func (b *batcher) run(batch []*writeOp) {
+	errs := make([]error, len(batch))
+	failAll := func(err error) {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	b.exec(batch, errs, failAll)
+	for i, op := range batch {
+		op.done <- errs[i]
+		batch[i] = nil
+	}
+}
+
+func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
+	ctx := context.Background()
+	tx, err := b.begin(ctx)
+	if err != nil {
+		failAll(err)
+		return
+	}
+	ran := false
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			errs[i] = fmt.Errorf("codestore: write: %w", err)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+			tx.Rollback()
+			failAll(fmt.Errorf("codestore: savepoint: %w", err))
+			return
+		}
+		if err := op.fn(tx); err != nil {
+			errs[i] = err
+			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO w`); rerr != nil {
+				tx.Rollback()
+				failAll(fmt.Errorf("codestore: rollback to savepoint: %w", rerr))
+				return
+			}
+		} else {
+			ran = true
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE w`); err != nil {
+			tx.Rollback()
+			failAll(fmt.Errorf("codestore: release savepoint: %w", err))
+			return
+		}
+	}
+	if !ran {
+		tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		failAll(fmt.Errorf("codestore: commit: %w", err))
+	}
+}

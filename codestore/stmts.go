@@ -1,0 +1,98 @@
+package codestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Hot-path statements, prepared once at Open. database/sql keeps one
+// prepared copy per pooled connection, so a steady server parses none.
+const (
+	qUserByName    = `SELECT ` + userColumns + ` FROM users WHERE name = ?`
+	qPasswordHash  = `SELECT password_hash FROM users WHERE name = ?`
+	qDevicesOfName = `SELECT d.id, d.user_id, d.type, d.label, d.digits, d.period, d.enabled, d.created_at, d.last_used_at
+		FROM devices d JOIN users u ON u.id = d.user_id WHERE u.name = ? ORDER BY d.id`
+	qConsume = `UPDATE bypass_codes
+		SET uses_left = uses_left - 1, last_used_at = ?
+		WHERE user_id = ? AND code_hash = ? AND ` + liveCode + ` AND (uses_left IS NULL OR uses_left > 0)
+		RETURNING id`
+	qInsertAudit = `INSERT INTO audit_log (time, actor, action, user_name, client, result, reason, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qResetFailures = `UPDATE users SET failures = 0, failure_start = NULL,
+			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
+			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END
+			WHERE id = ? AND (failures <> 0 OR failure_start IS NOT NULL OR locked = 1)`
+	qCodeExists   = `SELECT EXISTS (SELECT 1 FROM bypass_codes WHERE user_id = ? AND code_hash = ?)`
+	qNeedsReset   = `SELECT failures <> 0 OR failure_start IS NOT NULL OR locked = 1 FROM users WHERE id = ?`
+	qDeviceStates = `SELECT id, type, secret_enc, digits, period, counter, last_step
+		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`
+)
+
+// readStmts are the prepared statements of the read pool.
+type readStmts struct {
+	userByName, passwordHash, devicesOfName, needsReset, deviceStates, codeExists *sql.Stmt
+}
+
+func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&r.userByName, qUserByName},
+		{&r.passwordHash, qPasswordHash},
+		{&r.devicesOfName, qDevicesOfName},
+		{&r.needsReset, qNeedsReset},
+		{&r.deviceStates, qDeviceStates},
+		{&r.codeExists, qCodeExists},
+	} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			r.close()
+			return fmt.Errorf("codestore: prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (r *readStmts) close() {
+	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName, r.needsReset, r.deviceStates, r.codeExists} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// writeStmts are the prepared statements of the group-commit writer, used
+// inside its transactions through Tx.StmtContext.
+type writeStmts struct {
+	consume, insertAudit, resetFailures *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&w.consume, qConsume},
+		{&w.insertAudit, qInsertAudit},
+		{&w.resetFailures, qResetFailures},
+	} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			w.close()
+			return fmt.Errorf("codestore: prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+func (w *writeStmts) close() {
+	for _, st := range []*sql.Stmt{w.consume, w.insertAudit, w.resetFailures} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}

@@ -1,0 +1,230 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radiusd"
+)
+
+const testSecret = "loadgen-test-secret"
+
+// passwordDecider accepts the password "good", challenges "more" and
+// rejects everything else.
+type passwordDecider struct{}
+
+func (passwordDecider) Decide(_ context.Context, req policy.Request) (policy.Decision, error) {
+	switch req.Password {
+	case "good":
+		return policy.Decision{Result: policy.Accept, Reason: policy.ReasonBypassCode}, nil
+	case "more":
+		return policy.Decision{Result: policy.Challenge, Reason: policy.ReasonNeedCode, ReplyMessage: "code?"}, nil
+	}
+	return policy.Decision{Result: policy.Reject, Reason: policy.ReasonBadCode, ReplyMessage: "no"}, nil
+}
+
+// startRadiusd serves a real radiusd.Server on a loopback port and
+// returns its address.
+func startRadiusd(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := radiusd.NewServer(radiusd.Config{Clients: []radiusd.Client{{
+		Name: "bench", Network: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(testSecret),
+		Mode: policy.ModeConcat, RequireMessageAuthenticator: true,
+	}}}, passwordDecider{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(pc) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-served
+	})
+	return pc.LocalAddr().String()
+}
+
+func TestRunAgainstRadiusd(t *testing.T) {
+	addr := startRadiusd(t)
+	creds := []Credential{{"alice", "good"}, {"bob", "bad"}, {"carol", "good"}, {"dave", "more"}}
+	tests := []struct {
+		name        string
+		concurrency int
+		count       int
+	}{
+		{name: "one outstanding", concurrency: 1, count: 40},
+		{name: "eight outstanding", concurrency: 8, count: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{
+				Server: addr, Secret: []byte(testSecret), Credentials: creds,
+				Concurrency: tt.concurrency, Count: tt.count, Timeout: 5 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Round robin over four credentials: half accept, a quarter
+			// each reject and challenge.
+			want := Result{Sent: int64(tt.count), Accepts: int64(tt.count / 2), Rejects: int64(tt.count / 4), Challenges: int64(tt.count / 4)}
+			got := Result{Sent: res.Sent, Accepts: res.Accepts, Rejects: res.Rejects, Challenges: res.Challenges,
+				Timeouts: res.Timeouts, Invalid: res.Invalid, NoMessageAuth: res.NoMessageAuth}
+			if got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+			if res.P50 <= 0 || res.P50 > res.P90 || res.P90 > res.P99 || res.P99 > res.Max {
+				t.Errorf("percentiles out of order: %s", res)
+			}
+		})
+	}
+}
+
+func TestRunWrongSecretTimesOut(t *testing.T) {
+	addr := startRadiusd(t)
+	// radiusd drops requests whose Message-Authenticator does not verify.
+	res, err := Run(context.Background(), Config{
+		Server: addr, Secret: []byte("not-the-secret"), Credentials: []Credential{{"alice", "good"}},
+		Concurrency: 2, Count: 4, Timeout: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 4 || res.Timeouts != 4 || res.Accepts != 0 {
+		t.Errorf("got %+v, want 4 sent, 4 timeouts", res)
+	}
+}
+
+// forger answers every request with reply(request).
+func forger(t *testing.T, reply func(req []byte) []byte) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, maxPacketLen)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(reply(buf[:n]), from)
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+func TestRunCountsInvalidReplies(t *testing.T) {
+	tests := []struct {
+		name  string
+		reply func(req []byte) []byte
+	}{
+		{name: "echoed request (wrong code and authenticator)", reply: func(req []byte) []byte {
+			return append([]byte(nil), req...)
+		}},
+		{name: "accept with a zero response authenticator", reply: func(req []byte) []byte {
+			return []byte{codeAccessAccept, req[1], 0, headerLen, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		}},
+		{name: "truncated", reply: func(req []byte) []byte { return req[:headerLen-1] }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Run(context.Background(), Config{
+				Server: forger(t, tt.reply), Secret: []byte(testSecret), Credentials: []Credential{{"alice", "good"}},
+				Count: 3, Timeout: 200 * time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Accepts != 0 || res.Invalid+res.Timeouts != 3 {
+				t.Errorf("got %+v, want no accept and 3 invalid or timed out", res)
+			}
+			if tt.name != "truncated" && res.Invalid != 3 {
+				t.Errorf("invalid %d, want 3", res.Invalid)
+			}
+		})
+	}
+}
+
+func TestRunDurationBound(t *testing.T) {
+	addr := startRadiusd(t)
+	res, err := Run(context.Background(), Config{
+		Server: addr, Secret: []byte(testSecret), Credentials: []Credential{{"alice", "good"}},
+		Concurrency: 4, Duration: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent == 0 || res.Accepts+res.Timeouts != res.Sent || res.Invalid != 0 {
+		t.Errorf("got %+v, want every sent request accepted or timed out", res)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	good := Config{Secret: []byte("s"), Credentials: []Credential{{"a", "b"}}, Count: 1}
+	tests := []struct {
+		name string
+		mod  func(*Config)
+	}{
+		{name: "no secret", mod: func(c *Config) { c.Secret = nil }},
+		{name: "no credentials", mod: func(c *Config) { c.Credentials = nil }},
+		{name: "no bound", mod: func(c *Config) { c.Count = 0 }},
+		{name: "count too big", mod: func(c *Config) { c.Count = MaxCount + 1 }},
+		{name: "concurrency too big", mod: func(c *Config) { c.Concurrency = MaxConcurrency + 1 }},
+		{name: "negative concurrency", mod: func(c *Config) { c.Concurrency = -1 }},
+		{name: "empty user", mod: func(c *Config) { c.Credentials = []Credential{{"", "x"}} }},
+		{name: "long password", mod: func(c *Config) { c.Credentials = []Credential{{"a", strings.Repeat("x", 129)}} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.mod(&c)
+			if _, err := Run(context.Background(), c); !errors.Is(err, ErrConfig) {
+				t.Errorf("Run: %v, want ErrConfig", err)
+			}
+		})
+	}
+}
+
+func TestReadCredentials(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    []Credential
+		wantErr bool
+	}{
+		{name: "space and tab", input: "alice pw1\nbob\tpw 2 with spaces\n", want: []Credential{{"alice", "pw1"}, {"bob", "pw 2 with spaces"}}},
+		{name: "comments, blanks and CRLF", input: "# users\n\ncarol  123456\r\n", want: []Credential{{"carol", "123456"}}},
+		{name: "user without password", input: "dave\n", want: []Credential{{"dave", ""}}},
+		{name: "empty", input: "# nothing\n", wantErr: true},
+		{name: "password too long", input: "erin " + strings.Repeat("x", 129) + "\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadCredentials(strings.NewReader(tt.input))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error %t", err, tt.wantErr)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("line %d: got %+v, want %+v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}

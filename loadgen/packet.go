@@ -1,0 +1,147 @@
+package loadgen
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// RADIUS codes and attribute types used here (RFC 2865, 2869).
+const (
+	codeAccessRequest   = 1
+	codeAccessAccept    = 2
+	codeAccessReject    = 3
+	codeAccessChallenge = 11
+
+	attrUserName      = 1
+	attrUserPassword  = 2
+	attrNASIdentifier = 32
+	attrMessageAuth   = 80
+
+	headerLen     = 20
+	maxPacketLen  = 4096
+	maxPassword   = 128
+	maxAttrValue  = 253
+	nasIdentifier = "radgate-bench"
+)
+
+// Reply verification errors.
+var (
+	// ErrBadResponseAuth means a reply's Response Authenticator is wrong.
+	ErrBadResponseAuth = errors.New("loadgen: bad response authenticator")
+	// ErrBadMessageAuth means a reply's Message-Authenticator is wrong.
+	ErrBadMessageAuth = errors.New("loadgen: bad message-authenticator")
+	// ErrMalformed means a reply is not a well-formed RADIUS packet.
+	ErrMalformed = errors.New("loadgen: malformed reply")
+)
+
+// encodeRequest writes an Access-Request into buf and returns it: a
+// Message-Authenticator first (RFC 3579, BlastRADIUS), then User-Name, the
+// hidden User-Password (RFC 2865 §5.2) and NAS-Identifier. auth is the
+// Request Authenticator.
+func encodeRequest(buf []byte, id byte, auth *[16]byte, secret []byte, user, password string) ([]byte, error) {
+	if len(user) == 0 || len(user) > maxAttrValue {
+		return nil, fmt.Errorf("loadgen: user name of %d bytes", len(user))
+	}
+	if len(password) > maxPassword {
+		return nil, fmt.Errorf("loadgen: password longer than %d bytes", maxPassword)
+	}
+	pwLen := (len(password) + 15) / 16 * 16
+	if pwLen == 0 {
+		pwLen = 16
+	}
+	n := headerLen + 18 + 2 + len(user) + 2 + pwLen + 2 + len(nasIdentifier)
+	p := buf[:n]
+	p[0], p[1] = codeAccessRequest, id
+	binary.BigEndian.PutUint16(p[2:4], uint16(n))
+	copy(p[4:20], auth[:])
+	i := headerLen
+	p[i], p[i+1] = attrMessageAuth, 18
+	ma := p[i+2 : i+18]
+	clear(ma)
+	i += 18
+	p[i], p[i+1] = attrUserName, byte(2+len(user))
+	i += 2 + copy(p[i+2:], user)
+	p[i], p[i+1] = attrUserPassword, byte(2+pwLen)
+	hidePassword(p[i+2:i+2+pwLen], password, secret, auth[:])
+	i += 2 + pwLen
+	p[i], p[i+1] = attrNASIdentifier, byte(2+len(nasIdentifier))
+	copy(p[i+2:], nasIdentifier)
+	mac := hmac.New(md5.New, secret)
+	mac.Write(p)
+	mac.Sum(ma[:0])
+	return p, nil
+}
+
+// hidePassword writes the RFC 2865 §5.2 hidden form of password into dst
+// (len(dst) is the padded length).
+func hidePassword(dst []byte, password string, secret, auth []byte) {
+	clear(dst)
+	copy(dst, password)
+	h := md5.New()
+	prev := auth
+	var sum [md5.Size]byte
+	for off := 0; off < len(dst); off += 16 {
+		h.Reset()
+		h.Write(secret)
+		h.Write(prev)
+		h.Sum(sum[:0])
+		for j := range 16 {
+			dst[off+j] ^= sum[j]
+		}
+		prev = dst[off : off+16]
+	}
+}
+
+// verifyReply checks a reply to the request with reqAuth: its length, its
+// Response Authenticator and, when present, its Message-Authenticator. It
+// returns the reply code and whether a Message-Authenticator was present.
+// scratch must hold maxPacketLen bytes.
+func verifyReply(reply []byte, reqAuth *[16]byte, secret, scratch []byte) (code byte, hasMA bool, err error) {
+	if len(reply) < headerLen {
+		return 0, false, ErrMalformed
+	}
+	n := int(binary.BigEndian.Uint16(reply[2:4]))
+	if n < headerLen || n > len(reply) {
+		return 0, false, ErrMalformed
+	}
+	reply = reply[:n]
+	// Response Authenticator: MD5(Code|ID|Length|RequestAuth|Attributes|Secret).
+	h := md5.New()
+	h.Write(reply[:4])
+	h.Write(reqAuth[:])
+	h.Write(reply[headerLen:])
+	h.Write(secret)
+	var sum [md5.Size]byte
+	if !hmac.Equal(h.Sum(sum[:0]), reply[4:20]) {
+		return 0, false, ErrBadResponseAuth
+	}
+	maOff := -1
+	for i := headerLen; i < n; {
+		if i+2 > n || reply[i+1] < 2 || i+int(reply[i+1]) > n {
+			return 0, false, ErrMalformed
+		}
+		if reply[i] == attrMessageAuth {
+			if reply[i+1] != 18 {
+				return 0, false, ErrMalformed
+			}
+			maOff = i + 2
+		}
+		i += int(reply[i+1])
+	}
+	if maOff >= 0 {
+		// MA over the reply with the request's authenticator and the MA zeroed.
+		s := scratch[:n]
+		copy(s, reply)
+		copy(s[4:20], reqAuth[:])
+		clear(s[maOff : maOff+16])
+		mac := hmac.New(md5.New, secret)
+		mac.Write(s)
+		if !hmac.Equal(mac.Sum(nil), reply[maOff:maOff+16]) {
+			return 0, true, ErrBadMessageAuth
+		}
+	}
+	return reply[0], maOff >= 0, nil
+}
