@@ -140,6 +140,7 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 		{`radgate_request_duration_seconds_count`, 2},
 		{`radgate_packets_dropped_total{reason="unknown_client"}`, 0},
 		{`radgate_inflight_requests`, 0},
+		{`radgate_audit_events_lost_total`, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.series, func(t *testing.T) {

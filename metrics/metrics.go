@@ -85,6 +85,15 @@ func New(inFlight func() int) *Metrics {
 	return m
 }
 
+// CountAuditLost reports lost() as radgate_audit_events_lost_total: the
+// audit events the store dropped (codestore.Store.AuditLost). Call it once.
+func (m *Metrics) CountAuditLost(lost func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: namespace, Name: "audit_events_lost_total",
+		Help: "Audit events dropped because the audit queue stayed full or the store refused them.",
+	}, func() float64 { return float64(lost()) }))
+}
+
 // Registry returns the registry the metrics are in.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

@@ -80,6 +80,9 @@ func TestObserverSeries(t *testing.T) {
 	m.Answered("vpn", radius.CodeAccessReject, policy.Decision{Result: policy.Reject, Reason: policy.ReasonBadCode}, time.Millisecond)
 	m.Replayed("vpn")
 	m.Dropped(radiusd.DropOverload)
+	lost := uint64(0)
+	m.CountAuditLost(func() uint64 { return lost })
+	lost = 4
 
 	_, body := get(t, srv, "/metrics")
 	for _, want := range []string{
@@ -93,6 +96,7 @@ func TestObserverSeries(t *testing.T) {
 		`radgate_packets_dropped_total{reason="overload"} 1`,
 		`radgate_packets_dropped_total{reason="unknown_client"} 0`,
 		`radgate_inflight_requests 3`,
+		`radgate_audit_events_lost_total 4`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

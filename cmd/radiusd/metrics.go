@@ -50,12 +50,15 @@ func (m *Main) stopMetrics(ctx context.Context) error {
 }
 
 // newMetrics returns the metrics the server and the store report to. The
-// in-flight gauge reads the server once Run has built it.
+// in-flight gauge reads the server once Run has built it; the store must
+// be open.
 func (m *Main) newMetrics() *metrics.Metrics {
-	return metrics.New(func() int {
+	mt := metrics.New(func() int {
 		if m.server == nil {
 			return 0
 		}
 		return m.server.InFlight()
 	})
+	mt.CountAuditLost(m.store.AuditLost)
+	return mt
 }
