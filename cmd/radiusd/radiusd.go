@@ -171,7 +171,10 @@ func (m *Main) Reload() {
 		m.log.Warn("listen and store changes take effect at the next restart")
 	}
 	m.server.Reload(radiusClients(cfg), engine)
-	closePrimary(m.primary)
+	// Requests already deciding on the old engine may still be using the
+	// old backend's connections: close it once they have had time to end.
+	old := m.primary
+	time.AfterFunc(shutdownTimeout, func() { closePrimary(old) })
 	m.primary = auth
 	m.cfg = cfg
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
