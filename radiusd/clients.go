@@ -72,6 +72,7 @@ func newClientTable(clients []Client) (*clientTable, error) {
 			return nil, fmt.Errorf("radiusd: client %q: rate limit needs a positive rate and burst: %w", c.Name, ErrInvalidClient)
 		}
 		c.Secret = append([]byte(nil), c.Secret...)
+		c.Reply = radattr.Clone(c.Reply)
 		p := normalizePrefix(c.Network)
 		c.Network = p
 		if prev, ok := t.byPrefix[p]; ok {

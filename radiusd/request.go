@@ -125,8 +125,9 @@ func decodePassword(hidden, secret, reqAuth []byte) ([]byte, error) {
 	out := make([]byte, len(hidden))
 	prev := reqAuth
 	var b [md5.Size]byte
+	h := md5.New()
 	for i := 0; i < len(hidden); i += md5.Size {
-		h := md5.New()
+		h.Reset()
 		h.Write(secret)
 		h.Write(prev)
 		h.Sum(b[:0])

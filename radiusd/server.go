@@ -224,20 +224,17 @@ func (s *Server) safeHandlePacket(conn net.PacketConn, b []byte, from net.Addr) 
 
 // Reload swaps the client table and the Decider atomically; the socket and
 // requests in flight are untouched (SIGHUP). An invalid client list or a
-// nil Decider is refused with an error log line and the old state kept;
-// use CheckClients first to report errors.
-func (s *Server) Reload(clients []Client, d Decider) {
+// nil Decider is refused with the error and the old state kept.
+func (s *Server) Reload(clients []Client, d Decider) error {
 	if d == nil {
-		s.logger.Error("reload refused", "error", ErrNoDecider)
-		return
+		return ErrNoDecider
 	}
 	table, err := newClientTable(clients)
 	if err != nil {
-		s.logger.Error("reload refused", "error", err)
-		return
+		return err
 	}
 	s.state.Store(&serverState{clients: table, decider: d})
-	s.logger.Info("reloaded", "clients", len(clients))
+	return nil
 }
 
 // Shutdown stops reading, waits for in-flight requests to be answered and
@@ -332,9 +329,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	}
 	if c == nil {
 		s.drop(dropUnknownClient)
-		if allowed, suppressed := s.unknownLog.allow(s.now()); allowed {
-			s.logger.Warn("packet from unknown client dropped", "src", addrString(from), "suppressed", suppressed)
-		}
+		s.warnLimited(s.unknownLog, "packet from unknown client dropped", "src", addrString(from))
 		return
 	}
 	s.obs.Request(c.Name, info.code)
@@ -342,16 +337,12 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	// 3. Message-Authenticator.
 	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset)) {
 		s.drop(dropBadAuthenticator)
-		if allowed, suppressed := s.authLog.allow(s.now()); allowed {
-			s.logger.Warn("bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
-		}
+		s.warnLimited(s.authLog, "bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String())
 		return
 	}
 	if info.maOffset < 0 && (c.RequireMessageAuthenticator || info.code == radius.CodeStatusServer || info.eap || (info.proxyState && !c.Proxy)) {
 		s.drop(dropMissingAuthenticator)
-		if allowed, suppressed := s.authLog.allow(s.now()); allowed {
-			s.logger.Warn("request without message-authenticator dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
-		}
+		s.warnLimited(s.authLog, "request without message-authenticator dropped", "client", c.Name, "src", src.String())
 		return
 	}
 
@@ -386,9 +377,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	if !s.sources.admit(src.Addr(), c.RateLimit, s.now()) {
 		s.dups.abort(key)
 		s.drop(dropRateLimited)
-		if allowed, suppressed := s.rateLog.allow(s.now()); allowed {
-			s.logger.Warn("rate limit reached, request dropped", "client", c.Name, "src", src.String(), "suppressed", suppressed)
-		}
+		s.warnLimited(s.rateLog, "rate limit reached, request dropped", "client", c.Name, "src", src.String())
 		return
 	}
 	select {
@@ -401,6 +390,14 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	own := append([]byte(nil), pkt...)
 	s.wg.Add(1)
 	go s.process(conn, st, c, own, from, src, key)
+}
+
+// warnLimited logs a warning about remote misbehaviour through limiter l,
+// so that a flood yields a few lines with a count of those suppressed.
+func (s *Server) warnLimited(l *logLimiter, msg string, args ...any) {
+	if allowed, suppressed := l.allow(s.now()); allowed {
+		s.logger.Warn(msg, append(args, "suppressed", suppressed)...)
+	}
 }
 
 func addrString(a net.Addr) string {
@@ -447,7 +444,6 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 				// Cache the drop so a retransmission is not processed twice.
 				s.dups.finish(key, nil, s.now())
 			}
-			release()
 			s.drop(dropPanic)
 		}
 		release()

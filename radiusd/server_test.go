@@ -705,12 +705,16 @@ func TestReload(t *testing.T) {
 	expectSilence(t, conn)
 
 	// An invalid table is refused and the old one kept.
-	h.srv.Reload([]Client{{Name: "bad", Network: netip.MustParsePrefix("127.0.0.1/32")}}, d1)
+	if err := h.srv.Reload([]Client{{Name: "bad", Network: netip.MustParsePrefix("127.0.0.1/32")}}, d1); !errors.Is(err, ErrInvalidClient) {
+		t.Fatalf("Reload of a client without a secret: %v, want ErrInvalidClient", err)
+	}
 	send(t, conn, encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true))
 	h.expectDrop(DropUnknownClient)
 
 	d2 := &fakeDecider{}
-	h.srv.Reload([]Client{testClient("nas", "127.0.0.1/32", testSecret)}, d2)
+	if err := h.srv.Reload([]Client{testClient("nas", "127.0.0.1/32", testSecret)}, d2); err != nil {
+		t.Fatal(err)
+	}
 	req := encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true)
 	checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessAccept)
 	if len(d1.Calls()) != 0 || len(d2.Calls()) != 1 || d2.Calls()[0].Client != "nas" {

@@ -170,7 +170,11 @@ func (m *Main) Reload() {
 	if cfg.Listen != m.cfg.Listen || cfg.Store != m.cfg.Store {
 		m.log.Warn("listen and store changes take effect at the next restart")
 	}
-	m.server.Reload(radiusClients(cfg), engine)
+	if err := m.server.Reload(radiusClients(cfg), engine); err != nil {
+		closePrimary(auth)
+		m.log.Error("reload failed, keeping the running config", "error", err)
+		return
+	}
 	// Requests already deciding on the old engine may still be using the
 	// old backend's connections: close it once they have had time to end.
 	old := m.primary
