@@ -173,8 +173,7 @@ func insertAudit(ctx context.Context, tx *dbTx, e AuditEvent) error {
 	if t.IsZero() {
 		t = tx.now
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, actor, action, user_name, client, result, reason, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, qInsertAudit,
 		t.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail)
 	if err != nil {
 		return fmt.Errorf("codestore: audit: %w", err)

@@ -296,21 +296,22 @@ func revoke(ctx context.Context, tx *dbTx, user string, ids []int64, admin strin
 // expired code is ok == false with a nil error; a code the user does not
 // hold is refused after one read, without a write.
 func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string) (codeID int64, ok bool, err error) {
-	if !allDigits(code) || len(code) < 6 || len(code) > 16 {
+	if !AllDigits(code) || len(code) < 6 || len(code) > 16 {
 		return 0, false, nil
 	}
 	// A code the user does not hold at all (a wrong code) costs a read and
 	// no write. Any row found goes to the conditional UPDATE, which alone
 	// decides (expiry, uses left, concurrent consumers).
+	hash := s.codeHash(userID, code)
 	var exists bool
-	if err := s.stmts.codeExists.QueryRowContext(ctx, userID, s.codeHash(userID, code)).Scan(&exists); err != nil {
+	if err := s.stmts.codeExists.QueryRowContext(ctx, userID, hash).Scan(&exists); err != nil {
 		return 0, false, fmt.Errorf("codestore: consume: %w", err)
 	}
 	if !exists {
 		return 0, false, nil
 	}
 	err = s.batch.do(ctx, func(tx *dbTx) error {
-		codeID, ok, err = s.consume(tx.ctx, tx, userID, code)
+		codeID, ok, err = s.consume(tx.ctx, tx, userID, hash)
 		return err
 	})
 	if err != nil {
@@ -319,10 +320,12 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 	return codeID, ok, nil
 }
 
-func (s *Store) consume(ctx context.Context, tx *dbTx, userID int64, code string) (int64, bool, error) {
+// consume spends one use of the user's live code with that hash: one
+// conditional UPDATE, which deletes the code on its last use (trigger).
+func (s *Store) consume(ctx context.Context, tx *dbTx, userID int64, hash []byte) (int64, bool, error) {
 	now := tx.now.Unix()
 	var id int64
-	err := tx.StmtContext(ctx, s.wstmts.consume).QueryRowContext(ctx, now, userID, s.codeHash(userID, code), now).Scan(&id)
+	err := tx.StmtContext(ctx, s.wstmts.consume).QueryRowContext(ctx, now, userID, hash, now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

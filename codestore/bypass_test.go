@@ -65,7 +65,7 @@ func TestIssueValidation(t *testing.T) {
 				t.Errorf("issued %d (rows %d -> %d), want %d", len(codes), before, after, req.Count)
 			}
 			for _, c := range codes {
-				if len(c.Code) != DefaultCodeLength || !allDigits(c.Code) {
+				if len(c.Code) != DefaultCodeLength || !AllDigits(c.Code) {
 					t.Errorf("code %q is not %d digits", c.Code, DefaultCodeLength)
 				}
 				wantExp := db.clock.Now().Add(req.TTL)

@@ -157,7 +157,7 @@ func (s *Store) HasEnabledDevice(ctx context.Context, userID int64) (bool, error
 // commit, and ok is returned once it is on disk. A stale read can only
 // make that UPDATE touch no row: a reject, never a second accept.
 func (s *Store) VerifyDeviceCode(ctx context.Context, userID int64, code string) (deviceID int64, ok bool, err error) {
-	if !allDigits(code) || len(code) > 8 {
+	if !AllDigits(code) || len(code) > 8 {
 		return 0, false, nil
 	}
 	rows, err := s.stmts.deviceStates.QueryContext(ctx, userID)

@@ -151,10 +151,7 @@ func deviceAAD(userID int64) []byte {
 
 // sealSecret encrypts a device secret: nonce ‖ AES-256-GCM ciphertext.
 func (s *Store) sealSecret(userID int64, secret []byte) ([]byte, error) {
-	aead, err := s.deviceAEAD()
-	if err != nil {
-		return nil, err
-	}
+	aead := s.devAEAD
 	nonce := make([]byte, aead.NonceSize())
 	if _, err := io.ReadFull(s.rand, nonce); err != nil {
 		return nil, fmt.Errorf("codestore: seal secret: %w", err)
@@ -164,10 +161,7 @@ func (s *Store) sealSecret(userID int64, secret []byte) ([]byte, error) {
 
 // openSecret decrypts a sealed device secret.
 func (s *Store) openSecret(userID int64, sealed []byte) ([]byte, error) {
-	aead, err := s.deviceAEAD()
-	if err != nil {
-		return nil, err
-	}
+	aead := s.devAEAD
 	if len(sealed) < aead.NonceSize() {
 		return nil, fmt.Errorf("codestore: device secret truncated")
 	}
@@ -179,8 +173,10 @@ func (s *Store) openSecret(userID int64, sealed []byte) ([]byte, error) {
 	return pt, nil
 }
 
-func (s *Store) deviceAEAD() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(s.devKey)
+// newDeviceAEAD builds the AES-256-GCM AEAD for device secrets. It is safe
+// for concurrent use, so Open builds it once.
+func newDeviceAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("codestore: device cipher: %w", err)
 	}

@@ -29,7 +29,14 @@ func TestKeyFileCreated(t *testing.T) {
 		t.Error("key file is all zeros")
 	}
 	// The subkeys are derived, distinct from each other and the master.
-	if bytes.Equal(db.codeKey, db.devKey) || bytes.Equal(db.codeKey, key) || bytes.Equal(db.devKey, key) {
+	codeKey, devKey, err := deriveKeys(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(db.codeKey, codeKey) {
+		t.Error("store's code key is not the one derived from the key file")
+	}
+	if bytes.Equal(codeKey, devKey) || bytes.Equal(codeKey, key) || bytes.Equal(devKey, key) {
 		t.Error("subkeys are not distinct from each other and from the master key")
 	}
 	// No temporary files left beside it.
@@ -113,7 +120,17 @@ func TestKeyFileExistingUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(s.codeKey, wantCode) || !bytes.Equal(s.devKey, wantDev) {
+	wantAEAD, err := newDeviceAEAD(wantDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := s.sealSecret(7, []byte("device secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := wantAEAD.NonceSize()
+	_, openErr := wantAEAD.Open(nil, sealed[:ns], sealed[ns:], deviceAAD(7))
+	if !bytes.Equal(s.codeKey, wantCode) || openErr != nil {
 		t.Error("store did not derive its keys from the existing key file")
 	}
 }

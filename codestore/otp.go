@@ -41,8 +41,9 @@ func codeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// allDigits reports whether s is non-empty and only ASCII digits.
-func allDigits(s string) bool {
+// AllDigits reports whether s is non-empty and only ASCII digits: the form
+// of every device and bypass code.
+func AllDigits(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -2,6 +2,7 @@ package codestore
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"embed"
 	"errors"
@@ -91,8 +92,8 @@ type Store struct {
 	now     func() time.Time
 	busy    time.Duration // total wait for the write lock
 	rules   CodeRules
-	codeKey []byte // HMAC-SHA256 key for bypass-code hashes
-	devKey  []byte // AES-256-GCM key for device secrets
+	codeKey []byte      // HMAC-SHA256 key for bypass-code hashes
+	devAEAD cipher.AEAD // AES-256-GCM for device secrets, from the key file
 	// rand is the randomness source for codes, secrets and nonces;
 	// crypto/rand.Reader outside tests.
 	rand io.Reader
@@ -127,6 +128,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	devAEAD, err := newDeviceAEAD(devKey)
+	if err != nil {
+		return nil, err
+	}
 	if err := precreate(opts.Path); err != nil {
 		return nil, err
 	}
@@ -139,7 +144,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// blocked on SQLite's write lock.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	s := &Store{db: db, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devKey: devKey, rand: cryptoRand}
+	s := &Store{db: db, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -334,7 +334,7 @@ func (e *Engine) secondFactor(ctx context.Context, u codestore.User, hasDevice b
 	if code == "" {
 		return rejectUser(ReasonBadCode, u.Name)
 	}
-	if allDigits(code) {
+	if codestore.AllDigits(code) {
 		if hasDevice {
 			id, ok, err := e.store.VerifyDeviceCode(ctx, u.ID, code)
 			if err != nil {

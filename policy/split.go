@@ -3,6 +3,8 @@ package policy
 import (
 	"slices"
 	"strings"
+
+	"github.com/radgate/radgate/codestore"
 )
 
 // candidate is one reading of User-Password: the password for the primary
@@ -56,7 +58,7 @@ func splitPassword(text string, mode Mode, delim string, lengths []int) plan {
 			i := strings.LastIndex(text, delim)
 			if i > 0 {
 				code := text[i+len(delim):]
-				if allDigits(code) && slices.Contains(lengths, len(code)) {
+				if codestore.AllDigits(code) && slices.Contains(lengths, len(code)) {
 					return plan{candidates: []candidate{{password: text[:i], code: code}}, challenge: true}
 				}
 			}
@@ -75,7 +77,7 @@ func trailingDigitSplits(text string, lengths []int) []candidate {
 			continue
 		}
 		cut := len(text) - n
-		if allDigits(text[cut:]) {
+		if codestore.AllDigits(text[cut:]) {
 			out = append(out, candidate{password: text[:cut], code: text[cut:]})
 		}
 	}
@@ -89,17 +91,4 @@ func sortedLengths(lengths []int) []int {
 	out = slices.Compact(out)
 	slices.Reverse(out)
 	return out
-}
-
-// allDigits reports whether s is non-empty and only ASCII digits.
-func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/radgate/radgate/codestore"
 )
 
 func TestSplitPassword(t *testing.T) {
@@ -117,7 +119,7 @@ func FuzzSplit(f *testing.F) {
 				t.Fatalf("code %q holds the delimiter: not split at the last one", c.code)
 			}
 			if mode == ModeAuto || delim == "" {
-				if !allDigits(c.code) || !slices.Contains(lengths, len(c.code)) {
+				if !codestore.AllDigits(c.code) || !slices.Contains(lengths, len(c.code)) {
 					t.Fatalf("code %q is not digits of a valid length %v", c.code, lengths)
 				}
 				if c.password == "" {
