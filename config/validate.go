@@ -152,7 +152,12 @@ func (c *Config) validatePrimary(ps *problems) {
 func (l *LDAP) validate(ps *problems) {
 	if l.URL == "" {
 		ps.add("ldap.url", nil, "ldap.url is required")
-	} else if u, err := url.Parse(l.URL); err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+	} else if u, err := url.Parse(l.URL); err != nil {
+		// The parser's error quotes the url, which may hold a password.
+		ps.add("ldap.url", nil, "ldap.url does not parse; it must be ldap://host[:port] or ldaps://host[:port]")
+	} else if u.User != nil {
+		ps.add("ldap.url", nil, "ldap.url %q must not hold credentials; use bind_dn and bind_password_file", u.Redacted())
+	} else if (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
 		ps.add("ldap.url", nil, "ldap.url %q must be ldap://host[:port] or ldaps://host[:port]", l.URL)
 	} else if u.Scheme == "ldaps" && l.StartTLS {
 		ps.add("ldap.start_tls", nil, "ldap.start_tls must be false with an ldaps:// url (it is already TLS)")

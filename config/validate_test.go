@@ -111,6 +111,8 @@ func TestParseProblems(t *testing.T) {
 			wantErr: `test.hcl:2: primary.pass_through_attributes has an empty name`},
 		{name: "ldap bad url", input: strings.Replace(ldapBlock, "ldaps://dc.example", "https://dc.example", 1),
 			wantErr: `test.hcl:2: ldap.url "https://dc.example" must be ldap://host[:port] or ldaps://host[:port]`},
+		{name: "ldap url with credentials", input: strings.Replace(ldapBlock, "ldaps://dc.example", "ldaps://svc:Pa55word@dc.example", 1),
+			wantErr: `test.hcl:2: ldap.url "ldaps://svc:xxxxx@dc.example" must not hold credentials; use bind_dn and bind_password_file`},
 		{name: "ldap no url", input: strings.Replace(ldapBlock, `url           = "ldaps://dc.example"`, "", 1),
 			wantErr: `test.hcl:1: ldap.url is required`},
 		{name: "ldap start_tls over ldaps", input: ldapWith("  start_tls = true\n"),
