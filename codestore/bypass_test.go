@@ -3,9 +3,14 @@ package codestore
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	"golang.org/x/crypto/hkdf"
 )
 
 func TestIssueValidation(t *testing.T) {
@@ -583,3 +589,45 @@ func TestRandomDigits(t *testing.T) {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestStoredHashIsKeyedByServerKeyAndUser checks rule 8's exact form: the
+// row holds HMAC-SHA256(subkey of the key file, user id ‖ code), computed
+// here from the key file without the store's helpers, and the same code
+// issued under another key file does not match.
+func TestStoredHashIsKeyedByServerKeyAndUser(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	u := db.mustUser(t, "alice")
+	code := db.mustIssue(t, IssueRequest{User: "alice", Count: 1, Uses: 1, TTL: time.Hour})[0].Code
+
+	master, err := os.ReadFile(db.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subkey := make([]byte, 32)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, master, nil, []byte("radgate codestore v1 bypass-code hmac-sha256")), subkey); err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, subkey)
+	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(u.ID)))
+	mac.Write([]byte(code))
+	want := mac.Sum(nil)
+
+	var got []byte
+	if err := db.db.QueryRowContext(ctx, `SELECT code_hash FROM bypass_codes WHERE user_id = ?`, u.ID).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("stored hash %x, want HMAC-SHA256(key, user id ‖ code) %x", got, want)
+	}
+
+	// The same database under another key file: the code does not match.
+	other, err := Open(ctx, Options{Path: db.path, KeyFile: filepath.Join(t.TempDir(), "other.key"), Now: db.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, ok, err := other.ConsumeBypassCode(ctx, u.ID, code); err != nil || ok {
+		t.Fatalf("code accepted under another key file: ok=%v err=%v", ok, err)
+	}
+}
