@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var codeLine = regexp.MustCompile(`^[0-9]{9}$`)
@@ -294,4 +295,21 @@ func TestRadiusctlBadStore(t *testing.T) {
 	missing := newEnv(t, settings{})
 	missing.config = filepath.Join(missing.dir, "nope.hcl")
 	wantFailure(t, missing.ctl("user", "list"), 1, "nope.hcl")
+}
+
+func TestRadiusctlIssueTakesConfiguredDefaults(t *testing.T) {
+	e := newEnv(t, settings{extra: "bypass_codes {\n  default_uses = 3\n  default_ttl = \"2h\"\n}"})
+	e.addUser("alice", password)
+	before := time.Now()
+	rows := jsonLines(t, e.mustCtl("bypass", "issue", "alice", "--json"))
+	if len(rows) != 1 || rows[0]["uses"] != 3.0 {
+		t.Fatalf("issue without --uses: %v, want uses 3 from default_uses", rows)
+	}
+	expires, err := time.Parse(time.RFC3339, rows[0]["expires_at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := before.Add(2*time.Hour-time.Minute), time.Now().Add(2*time.Hour+time.Minute); expires.Before(lo) || expires.After(hi) {
+		t.Fatalf("expires_at %v, want about 2h from now (default_ttl)", expires)
+	}
 }
