@@ -48,8 +48,8 @@ const (
 	DefaultChallengePrompt = "Enter your verification code"
 	DefaultRejectMessage   = "Authentication failed"
 	DefaultConcatDelimiter = ","
-	DefaultBypassLength    = 9
-	DefaultMaxFailures     = 10
+	DefaultBypassLength    = codestore.DefaultCodeLength
+	DefaultMaxFailures     = codestore.DefaultMaxFailures
 	DefaultLockoutWindow   = 15 * time.Minute
 	DefaultLockoutDuration = 15 * time.Minute
 	// defaultDeviceDigits is the code length assumed for a device with no
@@ -234,7 +234,7 @@ func (e *Engine) decide(ctx context.Context, req Request, login string, log hclo
 	if req.Challenge != nil {
 		d := e.answer(ctx, req.Challenge.UserName, text, log)
 		if d.Result == Accept {
-			d.Attributes = radattr.Clone(req.Challenge.Attributes)
+			d.Attributes = req.Challenge.Attributes // radiusd took them out of its table: ours alone
 		}
 		return d
 	}
@@ -440,9 +440,6 @@ func (e *Engine) loadUser(ctx context.Context, name string) (u codestore.User, e
 	}
 	if err != nil {
 		return codestore.User{}, nil, false, fmt.Errorf("policy: load user: %w", err)
-	}
-	if u.Name == "" {
-		u.Name = name
 	}
 	devs, err := e.store.Devices(ctx, u.Name)
 	if err != nil {

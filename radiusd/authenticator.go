@@ -11,15 +11,14 @@ import (
 
 // Attribute types radiusd reads or writes on the wire.
 const (
-	attrUserName       = 1
-	attrUserPassword   = 2
-	attrCHAPPassword   = 3
-	attrReplyMessage   = 18
-	attrState          = 24
-	attrVendorSpecific = 26
-	attrProxyState     = 33
-	attrEAPMessage     = 79
-	attrMessageAuth    = 80
+	attrUserName     = 1
+	attrUserPassword = 2
+	attrCHAPPassword = 3
+	attrReplyMessage = 18
+	attrState        = 24
+	attrProxyState   = 33
+	attrEAPMessage   = 79
+	attrMessageAuth  = 80
 
 	maxPacketLength = radius.MaxPacketLength
 	headerLength    = 20

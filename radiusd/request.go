@@ -9,6 +9,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 // maxPasswordLength is the longest hidden User-Password (RFC 2865 §5.2).
@@ -58,7 +59,7 @@ func (s *Server) buildRequest(c *Client, p *radius.Packet, src string, now time.
 			chap = true
 		case attrEAPMessage:
 			eap = true
-		case attrVendorSpecific:
+		case radattr.TypeVendorSpecific:
 			if isMSCHAP(avp.Attribute) {
 				mschap = true
 			}

@@ -9,9 +9,6 @@ import (
 	"github.com/radgate/radgate/radattr"
 )
 
-// maxAttrValue is the largest value one attribute can carry.
-const maxAttrValue = 253
-
 // encodeResponse builds a signed response to a request (step 8): the
 // Message-Authenticator first, then Reply-Message (split over several
 // attributes when longer than 253 bytes), then State when non-nil, then
@@ -19,17 +16,17 @@ const maxAttrValue = 253
 // Proxy-State attributes unchanged and in order.
 func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, replyMessage string, state []byte, attrs []radattr.Attribute, proxyStates [][]byte) ([]byte, error) {
 	size := headerLength + 2 + maLength
-	for rest := len(replyMessage); rest > 0; rest -= maxAttrValue {
-		size += 2 + min(rest, maxAttrValue)
+	for rest := len(replyMessage); rest > 0; rest -= radattr.MaxValueLen {
+		size += 2 + min(rest, radattr.MaxValueLen)
 	}
 	if state != nil {
-		if len(state) > maxAttrValue {
+		if len(state) > radattr.MaxValueLen {
 			return nil, fmt.Errorf("radiusd: state too long: %w", errEncode)
 		}
 		size += 2 + len(state)
 	}
 	for _, a := range attrs {
-		if len(a.Value) > maxAttrValue {
+		if len(a.Value) > radattr.MaxValueLen {
 			return nil, fmt.Errorf("radiusd: attribute %d too long: %w", a.Type, errEncode)
 		}
 		size += 2 + len(a.Value)
@@ -49,7 +46,7 @@ func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, re
 	pkt = append(pkt, attrMessageAuth, 2+maLength)
 	pkt = append(pkt, make([]byte, maLength)...)
 	for msg := replyMessage; len(msg) > 0; {
-		n := min(len(msg), maxAttrValue)
+		n := min(len(msg), radattr.MaxValueLen)
 		pkt = append(pkt, attrReplyMessage, byte(2+n))
 		pkt = append(pkt, msg[:n]...)
 		msg = msg[n:]

@@ -16,6 +16,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 func TestMessageAuthenticatorRules(t *testing.T) {
@@ -408,7 +409,7 @@ func TestAuthTypes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Add(attrVendorSpecific, vsa)
+		p.Add(radattr.TypeVendorSpecific, vsa)
 		return p
 	}
 	tests := []struct {
@@ -436,7 +437,7 @@ func TestAuthTypes(t *testing.T) {
 		{"other vendor is not mschap", func(t *testing.T) *radius.Packet {
 			p := newRequest(t, testSecret, "alice", "pw")
 			vsa, _ := radius.NewVendorSpecific(9, []byte{25, 4, 0, 0})
-			p.Add(attrVendorSpecific, vsa)
+			p.Add(radattr.TypeVendorSpecific, vsa)
 			return p
 		}, policy.AuthPAP, "pw"},
 		{"none", func(t *testing.T) *radius.Packet { return newRequest(t, testSecret, "alice", "") }, policy.AuthNone, ""},
