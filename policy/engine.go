@@ -257,7 +257,9 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 	}
 	lengths := e.codeLengths(found, enabled)
 	p := splitPassword(text, req.Mode, e.cfg.ConcatDelimiter, lengths)
-	creds := primary.Credentials{User: req.UserName, Login: login}
+	// The user row holds the local password hash: hand it over rather than
+	// have the local backend read it again for every candidate split.
+	creds := primary.Credentials{User: req.UserName, Login: login, StoredHash: u.PasswordHash, HashRead: !storeDown}
 	c, res, challenge, err := e.checkPrimary(ctx, creds, text, p)
 	if err != nil {
 		log.Error("primary backend unavailable", "error", err)

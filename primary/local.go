@@ -33,6 +33,12 @@ type Credentials struct {
 	Login string
 	// Password is the password alone, the second factor split off.
 	Password string
+	// StoredHash is User's local password hash as the caller already read
+	// it from the store ("" for an unknown user or one without a
+	// password), valid when HashRead is set; the local backend then does
+	// not look it up again. Other backends ignore both.
+	StoredHash string
+	HashRead   bool
 }
 
 // Result is a backend's answer to one check.
@@ -114,9 +120,12 @@ func NewLocal(h HashLookup, p Argon2Params) *Local {
 // long as a wrong password. A lookup failure or a malformed stored hash is
 // an error wrapping ErrUnavailable.
 func (l *Local) Authenticate(ctx context.Context, c Credentials) (Result, error) {
-	encoded, err := l.hashes.PasswordHash(ctx, c.User)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: look up password hash: %w", ErrUnavailable, err)
+	encoded := c.StoredHash
+	if !c.HashRead {
+		var err error
+		if encoded, err = l.hashes.PasswordHash(ctx, c.User); err != nil {
+			return Result{}, fmt.Errorf("%w: look up password hash: %w", ErrUnavailable, err)
+		}
 	}
 	select {
 	case l.slots <- struct{}{}:

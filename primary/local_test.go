@@ -58,6 +58,7 @@ func TestLocalAuthenticate(t *testing.T) {
 		wantErr     error // errors.Is target; nil for no error
 		wantArgon2  int64 // argon2 derivations
 		wantLookups int64
+		known       *string // the hash the caller already read (Credentials.HashRead)
 	}{
 		{name: "right password", user: "alice", password: "alice pw", wantOK: true, wantArgon2: 1, wantLookups: 1},
 		{name: "wrong password", user: "alice", password: "alice pX", wantArgon2: 1, wantLookups: 1},
@@ -68,6 +69,9 @@ func TestLocalAuthenticate(t *testing.T) {
 			wantErr: ErrUnavailable, wantArgon2: 1, wantLookups: 1},
 		{name: "lookup error", lookupErr: lookupErr, user: "alice", password: "alice pw", wantErr: ErrUnavailable, wantLookups: 1},
 		{name: "lookup error keeps cause", lookupErr: lookupErr, user: "alice", password: "alice pw", wantErr: lookupErr, wantLookups: 1},
+		{name: "hash already read: right password, no lookup", known: &aliceHash, user: "alice", password: "alice pw", wantOK: true, wantArgon2: 1},
+		{name: "hash already read: wrong password, no lookup", known: &aliceHash, user: "alice", password: "alice pX", wantArgon2: 1},
+		{name: "hash already read: unknown user hashes dummy", known: new(string), user: "mallory", password: "alice pw", wantArgon2: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +80,11 @@ func TestLocalAuthenticate(t *testing.T) {
 				h.hashes[k] = v
 			}
 			l, argonCalls := countingLocal(h, cheap)
-			res, err := l.Authenticate(context.Background(), Credentials{User: tt.user, Login: "CORP\\" + tt.user, Password: tt.password})
+			creds := Credentials{User: tt.user, Login: "CORP\\" + tt.user, Password: tt.password}
+			if tt.known != nil {
+				creds.StoredHash, creds.HashRead = *tt.known, true
+			}
+			res, err := l.Authenticate(context.Background(), creds)
 			ok := res.OK
 			if tt.wantErr == nil && err != nil {
 				t.Fatalf("Authenticate: %v", err)
