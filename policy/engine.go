@@ -444,6 +444,9 @@ func (e *Engine) loadUser(ctx context.Context, name string) (u codestore.User, e
 		return codestore.User{}, nil, false, fmt.Errorf("policy: load user: %w", err)
 	}
 	devs, err := e.store.Devices(ctx, u.Name)
+	if errors.Is(err, codestore.ErrNotFound) { // deleted since the read above
+		return codestore.User{}, nil, false, nil
+	}
 	if err != nil {
 		return codestore.User{}, nil, false, fmt.Errorf("policy: load devices: %w", err)
 	}
