@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	"layeh.com/radius"
-
 	"github.com/radgate/radgate/policy"
 	"github.com/radgate/radgate/radattr"
 )
@@ -30,9 +28,11 @@ type parsedRequest struct {
 }
 
 // buildRequest turns a checked Access-Request into a policy.Request (step
-// 6). It consumes any State it carries from the challenge table. It returns
+// 6). pkt is the request's private copy, whose attributes scanPacket has
+// already found well formed; values are read in place. It consumes any
+// State it carries from the challenge table. It returns
 // errMalformedPassword for a User-Password that cannot be decoded.
-func (s *Server) buildRequest(c *Client, p *radius.Packet, src string, now time.Time) (parsedRequest, error) {
+func (s *Server) buildRequest(c *Client, pkt []byte, src string, now time.Time) (parsedRequest, error) {
 	out := parsedRequest{req: policy.Request{
 		Client:     c.Name,
 		ClientAddr: src,
@@ -44,31 +44,32 @@ func (s *Server) buildRequest(c *Client, p *radius.Packet, src string, now time.
 		haveName, havePassword, haveState bool
 		chap, eap, mschap                 bool
 	)
-	for _, avp := range p.Attributes {
-		switch avp.Type {
+	for off := headerLength; off < len(pkt); off += int(pkt[off+1]) {
+		typ, value := pkt[off], pkt[off+2:off+int(pkt[off+1])]
+		switch typ {
 		case attrUserName:
 			if !haveName {
-				userName, haveName = avp.Attribute, true
+				userName, haveName = value, true
 			}
 		case attrUserPassword:
 			if havePassword {
 				return out, errMalformedPassword
 			}
-			password, havePassword = avp.Attribute, true
+			password, havePassword = value, true
 		case attrCHAPPassword:
 			chap = true
 		case attrEAPMessage:
 			eap = true
 		case radattr.TypeVendorSpecific:
-			if isMSCHAP(avp.Attribute) {
+			if isMSCHAP(value) {
 				mschap = true
 			}
 		case attrState:
 			if !haveState {
-				state, haveState = avp.Attribute, true
+				state, haveState = value, true
 			}
 		case attrProxyState:
-			out.proxyStates = append(out.proxyStates, avp.Attribute)
+			out.proxyStates = append(out.proxyStates, value)
 		}
 	}
 	out.req.UserName = string(userName)
@@ -81,7 +82,7 @@ func (s *Server) buildRequest(c *Client, p *radius.Packet, src string, now time.
 		out.req.AuthType = policy.AuthMSCHAP
 	case havePassword:
 		out.req.AuthType = policy.AuthPAP
-		pw, err := decodePassword(password, c.Secret, p.Authenticator[:])
+		pw, err := decodePassword(password, c.Secret, pkt[4:headerLength])
 		if err != nil {
 			return out, err
 		}

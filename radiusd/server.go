@@ -459,12 +459,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		s.drop(r)
 	}
 
-	p, err := radius.Parse(pkt, c.Secret)
-	if err != nil { // scanPacket accepted it; this is a bug, fail closed
-		dropRequest(dropMalformed)
-		return
-	}
-	pr, err := s.buildRequest(c, p, src.Addr().String(), s.now())
+	pr, err := s.buildRequest(c, pkt, src.Addr().String(), s.now())
 	if err != nil {
 		dropRequest(dropMalformedPassword)
 		s.logger.Warn("malformed user-password dropped", "client", c.Name, "src", src.String())
@@ -503,7 +498,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		dec.Result = policy.Reject
 	}
 
-	resp, err := encodeResponse(code, p.Identifier, p.Authenticator[:], c.Secret, dec.ReplyMessage, state, attrs, pr.proxyStates)
+	resp, err := encodeResponse(code, pkt[1], pkt[4:headerLength], c.Secret, dec.ReplyMessage, state, attrs, pr.proxyStates)
 	if err != nil {
 		dropRequest(dropEncodeFailed)
 		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)
