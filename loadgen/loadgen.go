@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/radgate/radgate/radwire"
 )
 
 // Defaults and bounds of Config.
@@ -264,7 +266,6 @@ type worker struct {
 	id   byte
 	out  []byte
 	in   []byte
-	tmp  []byte
 	res  Result
 	lat  []time.Duration
 }
@@ -277,7 +278,7 @@ func newWorker(r *run, conn *net.UDPConn) (*worker, error) {
 	return &worker{
 		r: r, conn: conn, rng: rand.NewChaCha8(seed),
 		id:  byte(seed[0]),
-		out: make([]byte, maxPacketLen), in: make([]byte, maxPacketLen), tmp: make([]byte, maxPacketLen),
+		out: make([]byte, maxPacketLen), in: make([]byte, maxPacketLen),
 	}, nil
 }
 
@@ -321,7 +322,8 @@ func (w *worker) one(c Credential) {
 		if n < headerLen || reply[1] != w.id {
 			continue // a late reply to an earlier, timed-out request
 		}
-		code, hasMA, err := verifyReply(reply, &auth, w.r.cfg.Secret, w.tmp)
+		hasMA, err := radwire.VerifyResponse(reply, auth[:], w.r.cfg.Secret)
+		code := reply[0]
 		if err != nil {
 			w.res.Invalid++
 			return

@@ -1,11 +1,11 @@
 package loadgen
 
 import (
-	"crypto/hmac"
 	"crypto/md5"
 	"encoding/binary"
-	"errors"
 	"fmt"
+
+	"github.com/radgate/radgate/radwire"
 )
 
 // RADIUS codes and attribute types used here (RFC 2865, 2869).
@@ -25,16 +25,6 @@ const (
 	maxPassword   = 128
 	maxAttrValue  = 253
 	nasIdentifier = "radgate-bench"
-)
-
-// Reply verification errors.
-var (
-	// ErrBadResponseAuth means a reply's Response Authenticator is wrong.
-	ErrBadResponseAuth = errors.New("loadgen: bad response authenticator")
-	// ErrBadMessageAuth means a reply's Message-Authenticator is wrong.
-	ErrBadMessageAuth = errors.New("loadgen: bad message-authenticator")
-	// ErrMalformed means a reply is not a well-formed RADIUS packet.
-	ErrMalformed = errors.New("loadgen: malformed reply")
 )
 
 // encodeRequest writes an Access-Request into buf and returns it: a
@@ -69,9 +59,8 @@ func encodeRequest(buf []byte, id byte, auth *[16]byte, secret []byte, user, pas
 	i += 2 + pwLen
 	p[i], p[i+1] = attrNASIdentifier, byte(2+len(nasIdentifier))
 	copy(p[i+2:], nasIdentifier)
-	mac := hmac.New(md5.New, secret)
-	mac.Write(p)
-	mac.Sum(ma[:0])
+	sum := radwire.MessageAuthenticator(secret, p, auth[:], headerLen+2)
+	copy(ma, sum[:])
 	return p, nil
 }
 
@@ -93,55 +82,4 @@ func hidePassword(dst []byte, password string, secret, auth []byte) {
 		}
 		prev = dst[off : off+16]
 	}
-}
-
-// verifyReply checks a reply to the request with reqAuth: its length, its
-// Response Authenticator and, when present, its Message-Authenticator. It
-// returns the reply code and whether a Message-Authenticator was present.
-// scratch must hold maxPacketLen bytes.
-func verifyReply(reply []byte, reqAuth *[16]byte, secret, scratch []byte) (code byte, hasMA bool, err error) {
-	if len(reply) < headerLen {
-		return 0, false, ErrMalformed
-	}
-	n := int(binary.BigEndian.Uint16(reply[2:4]))
-	if n < headerLen || n > len(reply) {
-		return 0, false, ErrMalformed
-	}
-	reply = reply[:n]
-	// Response Authenticator: MD5(Code|ID|Length|RequestAuth|Attributes|Secret).
-	h := md5.New()
-	h.Write(reply[:4])
-	h.Write(reqAuth[:])
-	h.Write(reply[headerLen:])
-	h.Write(secret)
-	var sum [md5.Size]byte
-	if !hmac.Equal(h.Sum(sum[:0]), reply[4:20]) {
-		return 0, false, ErrBadResponseAuth
-	}
-	maOff := -1
-	for i := headerLen; i < n; {
-		if i+2 > n || reply[i+1] < 2 || i+int(reply[i+1]) > n {
-			return 0, false, ErrMalformed
-		}
-		if reply[i] == attrMessageAuth {
-			if reply[i+1] != 18 {
-				return 0, false, ErrMalformed
-			}
-			maOff = i + 2
-		}
-		i += int(reply[i+1])
-	}
-	if maOff >= 0 {
-		// MA over the reply with the request's authenticator and the MA zeroed.
-		s := scratch[:n]
-		copy(s, reply)
-		copy(s[4:20], reqAuth[:])
-		clear(s[maOff : maOff+16])
-		mac := hmac.New(md5.New, secret)
-		mac.Write(s)
-		if !hmac.Equal(mac.Sum(nil), reply[maOff:maOff+16]) {
-			return 0, true, ErrBadMessageAuth
-		}
-	}
-	return reply[0], maOff >= 0, nil
 }

@@ -2,9 +2,7 @@ package primary
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/md5"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radgate/radgate/radattr"
+	"github.com/radgate/radgate/radwire"
 )
 
 // Defaults of Upstream.
@@ -221,10 +220,9 @@ func encodeUpstreamRequest(secret []byte, c Credentials) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode request: %w", err)
 	}
-	// The Message-Authenticator is the first attribute.
-	mac := hmac.New(md5.New, secret)
-	mac.Write(b)
-	copy(b[radiusHeaderLength+2:radiusHeaderLength+2+md5.Size], mac.Sum(nil))
+	if err := radwire.SignRequest(b, secret); err != nil {
+		return nil, fmt.Errorf("sign request: %w", err)
+	}
 	return b, nil
 }
 
@@ -234,61 +232,18 @@ func encodeUpstreamRequest(secret []byte, c Credentials) ([]byte, error) {
 // Message-Authenticator (RFC 3579 §3.2); with requireMA false a reply
 // without one passes.
 func checkUpstreamResponse(resp, req, secret []byte, requireMA bool) (*radius.Packet, bool) {
-	if len(resp) < radiusHeaderLength {
+	if len(resp) < radiusHeaderLength || resp[1] != req[1] {
 		return nil, false
 	}
-	n := int(binary.BigEndian.Uint16(resp[2:4]))
-	if n < radiusHeaderLength || n > len(resp) {
-		return nil, false
-	}
-	resp = resp[:n]
 	switch radius.Code(resp[0]) {
 	case radius.CodeAccessAccept, radius.CodeAccessReject, radius.CodeAccessChallenge:
 	default:
 		return nil, false
 	}
-	if resp[1] != req[1] {
-		return nil, false
-	}
-	h := md5.New()
-	h.Write(resp[:4])
-	h.Write(req[4:radiusHeaderLength])
-	h.Write(resp[radiusHeaderLength:])
-	h.Write(secret)
-	if !hmac.Equal(h.Sum(nil), resp[4:radiusHeaderLength]) {
-		return nil, false
-	}
-	maOff := -1
-	for off := radiusHeaderLength; off < n; {
-		if off+2 > n || resp[off+1] < 2 || off+int(resp[off+1]) > n {
-			return nil, false
-		}
-		if resp[off] == typeMessageAuth {
-			if maOff >= 0 || resp[off+1] != 2+md5.Size {
-				return nil, false
-			}
-			maOff = off
-		}
-		off += int(resp[off+1])
-	}
-	if maOff < 0 && requireMA {
-		return nil, false
-	}
-	if maOff < 0 {
-		p, err := radius.Parse(resp, secret)
-		return p, err == nil
-	}
-	check := append([]byte(nil), resp...)
-	copy(check[4:radiusHeaderLength], req[4:radiusHeaderLength])
-	clear(check[maOff+2 : maOff+2+md5.Size])
-	mac := hmac.New(md5.New, secret)
-	mac.Write(check)
-	if !hmac.Equal(mac.Sum(nil), resp[maOff+2:maOff+2+md5.Size]) {
+	hasMA, err := radwire.VerifyResponse(resp, req[4:radiusHeaderLength], secret)
+	if err != nil || (requireMA && !hasMA) {
 		return nil, false
 	}
 	p, err := radius.Parse(resp, secret)
-	if err != nil {
-		return nil, false
-	}
-	return p, true
+	return p, err == nil
 }

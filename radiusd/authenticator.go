@@ -7,6 +7,8 @@ import (
 	"hash"
 
 	"layeh.com/radius"
+
+	"github.com/radgate/radgate/radwire"
 )
 
 // Attribute types radiusd reads or writes on the wire.
@@ -82,28 +84,11 @@ func scanPacket(b []byte) (packetInfo, error) {
 	return info, nil
 }
 
-// messageAuthenticator computes the RFC 3579 §3.2 Message-Authenticator of
-// pkt: HMAC-MD5 keyed with secret over the packet with auth in the
-// Authenticator field and the 16-byte value at maOffset zeroed. pkt is
-// not modified.
-func messageAuthenticator(secret, pkt []byte, auth []byte, maOffset int) [maLength]byte {
-	var zero [maLength]byte
-	var out [maLength]byte
-	h := hmac.New(md5.New, secret)
-	h.Write(pkt[:4])
-	h.Write(auth)
-	h.Write(pkt[headerLength:maOffset])
-	h.Write(zero[:])
-	h.Write(pkt[maOffset+maLength:])
-	h.Sum(out[:0])
-	return out
-}
-
 // verifyRequestAuthenticator reports whether the Message-Authenticator of
 // a request (value at maOffset) is correct for secret. It compares with
 // hmac.Equal.
 func verifyRequestAuthenticator(secret, pkt []byte, maOffset int) bool {
-	want := messageAuthenticator(secret, pkt, pkt[4:headerLength], maOffset)
+	want := radwire.MessageAuthenticator(secret, pkt, pkt[4:headerLength], maOffset)
 	return hmac.Equal(want[:], pkt[maOffset:maOffset+maLength])
 }
 
@@ -114,7 +99,7 @@ func verifyRequestAuthenticator(secret, pkt []byte, maOffset int) bool {
 // MD5(Code‖ID‖Length‖RequestAuth‖Attributes‖Secret) over the packet that
 // already holds the MA.
 func signResponse(secret, pkt []byte, reqAuth []byte, maOffset int) {
-	ma := messageAuthenticator(secret, pkt, reqAuth, maOffset)
+	ma := radwire.MessageAuthenticator(secret, pkt, reqAuth, maOffset)
 	copy(pkt[maOffset:], ma[:])
 	var h hash.Hash = md5.New()
 	h.Write(pkt[:4])

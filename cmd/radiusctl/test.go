@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
-	"crypto/md5"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -23,6 +21,7 @@ import (
 	"layeh.com/radius/rfc2865"
 
 	"github.com/radgate/radgate/config"
+	"github.com/radgate/radgate/radwire"
 )
 
 // RADIUS attribute types radiusctl test prints by name (RFC 2865, 2869).
@@ -263,53 +262,36 @@ func exchangeTest(ctx context.Context, conn net.Conn, secret []byte, user, passw
 
 // signRequest encodes p with a Message-Authenticator (RFC 3579 §3.2).
 func signRequest(p *radius.Packet) ([]byte, error) {
-	p.Attributes.Add(attrMessageAuthenticator, make([]byte, md5.Size))
+	p.Attributes.Add(radwire.TypeMessageAuthenticator, make([]byte, radwire.MessageAuthenticatorLength))
 	raw, err := p.Encode()
 	if err != nil {
 		return nil, fmt.Errorf("test: encode: %w", err)
 	}
-	off := attributeOffset(raw, attrMessageAuthenticator)
-	mac := hmac.New(md5.New, p.Secret)
-	mac.Write(raw)
-	copy(raw[off+2:off+2+md5.Size], mac.Sum(nil))
+	if err := radwire.SignRequest(raw, p.Secret); err != nil {
+		return nil, fmt.Errorf("test: %w", err)
+	}
 	return raw, nil
 }
 
 // verifyAnswer checks the Response Authenticator and the answer's
 // Message-Authenticator, which radiusd always sends.
 func verifyAnswer(resp, req, secret []byte) (*radius.Packet, error) {
-	if !radius.IsAuthenticResponse(resp, req, secret) {
+	hasMA, err := radwire.VerifyResponse(resp, req[4:radwire.HeaderLength], secret)
+	switch {
+	case errors.Is(err, radwire.ErrBadResponseAuthenticator):
 		return nil, errors.New("test: the answer's Response Authenticator is wrong (wrong shared secret?)")
-	}
-	off := attributeOffset(resp, attrMessageAuthenticator)
-	if off < 0 || resp[off+1] != 2+md5.Size {
-		return nil, errors.New("test: the answer has no Message-Authenticator")
-	}
-	b := append([]byte(nil), resp...)
-	copy(b[4:20], req[4:20])
-	got := append([]byte(nil), b[off+2:off+2+md5.Size]...)
-	clear(b[off+2 : off+2+md5.Size])
-	mac := hmac.New(md5.New, secret)
-	mac.Write(b)
-	if !hmac.Equal(got, mac.Sum(nil)) {
+	case errors.Is(err, radwire.ErrBadMessageAuthenticator):
 		return nil, errors.New("test: the answer's Message-Authenticator is wrong")
+	case err != nil:
+		return nil, fmt.Errorf("test: %w", err)
+	case !hasMA:
+		return nil, errors.New("test: the answer has no Message-Authenticator")
 	}
 	p, err := radius.Parse(resp, secret)
 	if err != nil {
 		return nil, fmt.Errorf("test: parse answer: %w", err)
 	}
 	return p, nil
-}
-
-// attributeOffset returns the offset of the first attribute typ in an
-// encoded packet, or -1.
-func attributeOffset(b []byte, typ byte) int {
-	for off := 20; off+2 <= len(b) && b[off+1] >= 2; off += int(b[off+1]) {
-		if b[off] == typ {
-			return off
-		}
-	}
-	return -1
 }
 
 // printReply prints the answer's code and attributes, radclient style.
