@@ -388,7 +388,7 @@ func (v converter) secret(key, what string, inline, file *string, attrs ...strin
 		return nil
 	}
 	path := v.resolve(*file)
-	b, err := readSecretFile(path)
+	b, err := ReadSecretFile(path)
 	if err != nil {
 		v.ps.add(skey, err, "%s: %s: %v", what, fileAttr, err)
 		return nil
@@ -400,8 +400,10 @@ func (v converter) secret(key, what string, inline, file *string, attrs ...strin
 	return b
 }
 
-// readSecretFile reads a secret from path, without its trailing newline.
-func readSecretFile(path string) ([]byte, error) {
+// ReadSecretFile reads a shared secret or password from path, without its
+// trailing newline; a file over 64 KiB is refused. radiusctl reads its
+// --secret-file flags with it too, so every secret file means the same.
+func ReadSecretFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

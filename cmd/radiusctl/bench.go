@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/radgate/radgate/config"
 	"github.com/radgate/radgate/loadgen"
 )
 
@@ -56,11 +56,11 @@ code.`,
 			}
 			cfg.Secret = []byte(secret)
 			if secretFile != "" {
-				b, err := os.ReadFile(secretFile)
+				b, err := config.ReadSecretFile(secretFile)
 				if err != nil {
 					return fmt.Errorf("bench: %w", err)
 				}
-				cfg.Secret = []byte(strings.TrimRight(string(b), "\r\n"))
+				cfg.Secret = b
 			}
 			if usersFile != "" {
 				f, err := os.Open(usersFile)

@@ -175,15 +175,14 @@ func localAddr(listen string) string {
 // named by --client, or the client block holding local.
 func testSecret(cfg *config.Config, o testOptions, local net.Addr) (secret []byte, name string, err error) {
 	if o.secretFile != "" {
-		b, err := os.ReadFile(o.secretFile)
+		b, err := config.ReadSecretFile(o.secretFile)
 		if err != nil {
 			return nil, "", fmt.Errorf("test: %w", err)
 		}
-		s := strings.TrimRight(string(b), "\r\n")
-		if s == "" {
+		if len(b) == 0 {
 			return nil, "", fmt.Errorf("test: %s is empty", o.secretFile)
 		}
-		return []byte(s), o.secretFile, nil
+		return b, o.secretFile, nil
 	}
 	if o.client != "" {
 		for _, c := range cfg.Clients {
