@@ -21,9 +21,19 @@ var ErrClosed = errors.New("codestore: store closed")
 
 // writeOp is one write waiting for the next group commit.
 type writeOp struct {
-	ctx  context.Context
-	fn   func(tx *dbTx) error
-	done chan error // buffered: the writer never blocks on a gone waiter
+	ctx context.Context
+	fn  func(tx *dbTx) error
+	// savepoint wraps fn in a SAVEPOINT, so that an error undoes all of
+	// its statements; without it each statement stands alone.
+	savepoint bool
+	done      chan error // buffered: the writer never blocks on a gone waiter
+
+	// mu is held by the writer while fn runs; a waiter whose context
+	// ended takes it to cancel a queued op or to wait out a running fn,
+	// so that fn never runs after do returned.
+	mu        sync.Mutex
+	started   bool
+	cancelled bool
 }
 
 // batcher is the group-commit writer: one goroutine owns the write
@@ -37,15 +47,18 @@ type writeOp struct {
 //	idle ──op──▶ take op + every queued op (≤ maxBatch)
 //	                 │ BEGIN IMMEDIATE
 //	                 ▼
-//	         per op: SAVEPOINT w; fn; (error: ROLLBACK TO w); RELEASE w
+//	         per op: [SAVEPOINT w]; fn; [error: ROLLBACK TO w; RELEASE w]
 //	                 │ COMMIT
 //	                 ▼
 //	         report each op's error, or the COMMIT's error to every op
 //	         whose fn succeeded ──▶ idle
 type batcher struct {
-	// begin starts the batch's immediate transaction (Store.begin: it
+	// begin starts the batch's immediate transaction (Store.beginBatch: it
 	// retries while another process holds the write lock).
 	begin func(ctx context.Context) (*dbTx, error)
+	// settle is told, after each batch that began, whether every op in it
+	// succeeded and the COMMIT did.
+	settle func(ok bool)
 
 	mu     sync.RWMutex // held for reading while sending on ops
 	closed bool
@@ -54,22 +67,35 @@ type batcher struct {
 	wg     sync.WaitGroup
 }
 
-func newBatcher(begin func(ctx context.Context) (*dbTx, error)) *batcher {
+func newBatcher(begin func(ctx context.Context) (*dbTx, error), settle func(ok bool)) *batcher {
 	b := &batcher{
-		begin: begin,
-		ops:   make(chan *writeOp, batchQueue),
-		quit:  make(chan struct{}),
+		begin:  begin,
+		settle: settle,
+		ops:    make(chan *writeOp, batchQueue),
+		quit:   make(chan struct{}),
 	}
 	b.wg.Add(1)
 	go b.loop()
 	return b
 }
 
-// do queues fn for the next group commit and waits for its result. fn must
-// use tx.ctx (not a caller's context) for its statements, so that one
-// caller's cancellation cannot interrupt the shared transaction.
+// do queues fn for the next group commit, inside its own SAVEPOINT, and
+// waits for its result. fn must use tx.ctx (not a caller's context) for its
+// statements, so that one caller's cancellation cannot interrupt the shared
+// transaction. fn runs at most once, and never after do returned.
 func (b *batcher) do(ctx context.Context, fn func(tx *dbTx) error) error {
-	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return b.queue(&writeOp{ctx: ctx, fn: fn, savepoint: true, done: make(chan error, 1)})
+}
+
+// doStatements is do without the SAVEPOINT, for an fn whose statements
+// each stand alone (a failed statement changes nothing): it saves two
+// statements per write.
+func (b *batcher) doStatements(ctx context.Context, fn func(tx *dbTx) error) error {
+	return b.queue(&writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+func (b *batcher) queue(op *writeOp) error {
+	ctx := op.ctx
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -87,9 +113,13 @@ func (b *batcher) do(ctx context.Context, fn func(tx *dbTx) error) error {
 		return err
 	case <-ctx.Done():
 		// The writer is busy (queued writes, or another process holding
-		// the write lock). The write may still commit; the caller treats
-		// it as failed (fail closed: a code may be spent without an
-		// Accept).
+		// the write lock). A queued op is cancelled; a running one is
+		// waited out, so fn is done with what it shares with the caller.
+		// Its writes may still commit; the caller treats them as failed
+		// (fail closed: a code may be spent without an Accept).
+		op.mu.Lock()
+		op.cancelled = !op.started
+		op.mu.Unlock()
 		return fmt.Errorf("codestore: write: %w: %w", ErrBusy, ctx.Err())
 	}
 }
@@ -167,19 +197,22 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 		failAll(err)
 		return
 	}
-	ran := false
+	// ok: what the ops wrote is what the database holds now.
+	ok := false
+	defer func() { b.settle(ok) }()
+	ran, anyStarted := false, false
 	for i, op := range batch {
-		if err := op.ctx.Err(); err != nil {
-			errs[i] = fmt.Errorf("codestore: write: %w", err)
+		err, started := b.runOp(tx, op)
+		if !started {
+			errs[i] = fmt.Errorf("codestore: write: %w", op.ctx.Err())
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
-			tx.Rollback()
-			failAll(fmt.Errorf("codestore: savepoint: %w", err))
-			return
-		}
-		if err := op.fn(tx); err != nil {
+		anyStarted = true
+		if err != nil {
 			errs[i] = err
+			if !op.savepoint {
+				continue
+			}
 			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO w`); rerr != nil {
 				tx.Rollback()
 				failAll(fmt.Errorf("codestore: rollback to savepoint: %w", rerr))
@@ -188,17 +221,39 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 		} else {
 			ran = true
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE w`); err != nil {
-			tx.Rollback()
-			failAll(fmt.Errorf("codestore: release savepoint: %w", err))
-			return
+		if op.savepoint {
+			if _, err := tx.ExecContext(ctx, `RELEASE w`); err != nil {
+				tx.Rollback()
+				failAll(fmt.Errorf("codestore: release savepoint: %w", err))
+				return
+			}
 		}
 	}
 	if !ran {
 		tx.Rollback()
+		ok = !anyStarted
 		return
 	}
 	if err := tx.Commit(); err != nil {
 		failAll(fmt.Errorf("codestore: commit: %w", err))
+		return
 	}
+	ok = true
+}
+
+// runOp runs op inside tx unless its waiter gave up first; started is false
+// then. A savepoint op gets its SAVEPOINT first.
+func (b *batcher) runOp(tx *dbTx, op *writeOp) (err error, started bool) {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.cancelled || op.ctx.Err() != nil {
+		return nil, false
+	}
+	op.started = true
+	if op.savepoint {
+		if _, err := tx.ExecContext(tx.ctx, `SAVEPOINT w`); err != nil {
+			return fmt.Errorf("codestore: savepoint: %w", err), true
+		}
+	}
+	return op.fn(tx), true
 }

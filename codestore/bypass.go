@@ -293,31 +293,13 @@ func revoke(ctx context.Context, tx *dbTx, user string, ids []int64, admin strin
 // of an unexpired code with that hash and returns its id; a schema trigger
 // deletes the row when its last use is spent. The transaction is committed
 // (synchronous=FULL) before ConsumeBypassCode returns ok. A wrong, spent or
-// expired code is ok == false with a nil error; a code the user does not
-// hold is refused after one read, without a write.
+// expired code is ok == false with a nil error.
 func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string) (codeID int64, ok bool, err error) {
-	if !AllDigits(code) || len(code) < 6 || len(code) > 16 {
-		return 0, false, nil
-	}
-	// A code the user does not hold at all (a wrong code) costs a read and
-	// no write. Any row found goes to the conditional UPDATE, which alone
-	// decides (expiry, uses left, concurrent consumers).
-	hash := s.codeHash(userID, code)
-	var exists bool
-	if err := s.stmts.codeExists.QueryRowContext(ctx, userID, hash).Scan(&exists); err != nil {
-		return 0, false, fmt.Errorf("codestore: consume: %w", err)
-	}
-	if !exists {
-		return 0, false, nil
-	}
-	err = s.batch.do(ctx, func(tx *dbTx) error {
-		codeID, ok, err = s.consume(tx.ctx, tx, userID, hash)
+	err = s.withUserID(ctx, userID, func(t *userTx) error {
+		codeID, ok, err = t.ConsumeBypassCode(code)
 		return err
 	})
-	if err != nil {
-		return 0, false, err
-	}
-	return codeID, ok, nil
+	return codeID, ok, err
 }
 
 // consume spends one use of the user's live code with that hash: one

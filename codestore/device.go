@@ -150,46 +150,14 @@ func (s *Store) HasEnabledDevice(ctx context.Context, userID int64) (bool, error
 // are checked, so a replay, even a concurrent one, is refused. HOTP tries
 // counters c..c+HOTPWindow and advances c past the match with a
 // conditional UPDATE (counter = c). Codes are compared in constant time. A
-// wrong code is ok == false with a nil error.
-//
-// The devices are read and the code checked on the read pool; only a
-// matching code costs a write, a conditional UPDATE in the next group
-// commit, and ok is returned once it is on disk. A stale read can only
-// make that UPDATE touch no row: a reject, never a second accept.
+// wrong code is ok == false with a nil error; a matching one is returned
+// once its UPDATE is on disk.
 func (s *Store) VerifyDeviceCode(ctx context.Context, userID int64, code string) (deviceID int64, ok bool, err error) {
-	if !AllDigits(code) || len(code) > 8 {
-		return 0, false, nil
-	}
-	rows, err := s.stmts.deviceStates.QueryContext(ctx, userID)
-	if err != nil {
-		return 0, false, fmt.Errorf("codestore: verify device code: %w", err)
-	}
-	devs, err := scanDeviceStates(rows)
-	if err != nil {
-		return 0, false, err
-	}
-	d, match, found, err := s.matchDevice(devs, userID, code, s.now().Unix())
-	if err != nil || !found {
-		return 0, false, err
-	}
-	err = s.batch.do(ctx, func(tx *dbTx) error {
-		var res sql.Result
-		var err error
-		switch d.typ {
-		case TOTP:
-			res, err = tx.ExecContext(tx.ctx, `UPDATE devices SET last_step = ?, last_used_at = ?
-				WHERE id = ? AND last_step < ?`, match, tx.now.Unix(), d.id, match)
-		default: // HOTP
-			res, err = tx.ExecContext(tx.ctx, `UPDATE devices SET counter = ?, last_used_at = ?
-				WHERE id = ? AND counter = ?`, match+1, tx.now.Unix(), d.id, d.counter)
-		}
-		ok, err = oneRow(res, err)
+	err = s.withUserID(ctx, userID, func(t *userTx) error {
+		deviceID, ok, err = t.VerifyDeviceCode(code)
 		return err
 	})
-	if err != nil || !ok {
-		return 0, false, err
-	}
-	return d.id, true, nil
+	return deviceID, ok, err
 }
 
 type deviceState struct {
@@ -209,27 +177,27 @@ func scanDeviceStates(rows *sql.Rows) ([]deviceState, error) {
 		var d deviceState
 		var typ string
 		if err := rows.Scan(&d.id, &typ, &d.sealed, &d.digits, &d.period, &d.counter, &d.lastStep); err != nil {
-			return nil, fmt.Errorf("codestore: verify device code: %w", err)
+			return nil, fmt.Errorf("codestore: read devices: %w", err)
 		}
 		d.typ = DeviceType(typ)
 		devs = append(devs, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("codestore: verify device code: %w", err)
+		return nil, fmt.Errorf("codestore: read devices: %w", err)
 	}
 	return devs, nil
 }
 
-// matchDevice returns the first device that code matches at unix time
-// now, with the matched TOTP step or HOTP counter.
-func (s *Store) matchDevice(devs []deviceState, userID int64, code string, now int64) (deviceState, int64, bool, error) {
-	for _, d := range devs {
+// matchDevice returns the index of the first device that code matches at
+// unix time now, with the matched TOTP step or HOTP counter.
+func (s *Store) matchDevice(devs []deviceState, userID int64, code string, now int64) (int, int64, bool, error) {
+	for i, d := range devs {
 		if d.digits != len(code) {
 			continue
 		}
 		secret, err := s.openSecret(userID, d.sealed)
 		if err != nil {
-			return deviceState{}, 0, false, err
+			return 0, 0, false, err
 		}
 		match := int64(-1)
 		switch d.typ {
@@ -251,10 +219,10 @@ func (s *Store) matchDevice(devs []deviceState, userID int64, code string, now i
 			}
 		}
 		if match >= 0 {
-			return d, match, true, nil
+			return i, match, true, nil
 		}
 	}
-	return deviceState{}, 0, false, nil
+	return 0, 0, false, nil
 }
 
 // oneRow reports whether a conditional UPDATE touched exactly one row.

@@ -23,15 +23,16 @@ const (
 			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
 			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END
 			WHERE id = ? AND (failures <> 0 OR failure_start IS NOT NULL OR locked = 1)`
-	qCodeExists   = `SELECT EXISTS (SELECT 1 FROM bypass_codes WHERE user_id = ? AND code_hash = ?)`
-	qNeedsReset   = `SELECT failures <> 0 OR failure_start IS NOT NULL OR locked = 1 FROM users WHERE id = ?`
+	qSetFailures  = `UPDATE users SET locked = ?, locked_until = ?, failures = ?, failure_start = ? WHERE id = ?`
+	qTOTPStep     = `UPDATE devices SET last_step = ?, last_used_at = ? WHERE id = ? AND last_step < ?`
+	qHOTPCounter  = `UPDATE devices SET counter = ?, last_used_at = ? WHERE id = ? AND counter = ?`
 	qDeviceStates = `SELECT id, type, secret_enc, digits, period, counter, last_step
 		FROM devices WHERE user_id = ? AND enabled = 1 ORDER BY id`
 )
 
 // readStmts are the prepared statements of the read pool.
 type readStmts struct {
-	userByName, passwordHash, devicesOfName, needsReset, deviceStates, codeExists *sql.Stmt
+	userByName, passwordHash, devicesOfName *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -42,9 +43,6 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.userByName, qUserByName},
 		{&r.passwordHash, qPasswordHash},
 		{&r.devicesOfName, qDevicesOfName},
-		{&r.needsReset, qNeedsReset},
-		{&r.deviceStates, qDeviceStates},
-		{&r.codeExists, qCodeExists},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -57,7 +55,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() {
-	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName, r.needsReset, r.deviceStates, r.codeExists} {
+	for _, st := range []*sql.Stmt{r.userByName, r.passwordHash, r.devicesOfName} {
 		if st != nil {
 			st.Close()
 		}
@@ -67,7 +65,7 @@ func (r *readStmts) close() {
 // writeStmts are the prepared statements of the group-commit writer, used
 // inside its transactions through Tx.StmtContext.
 type writeStmts struct {
-	consume, insertAudit, resetFailures *sql.Stmt
+	consume, insertAudit, resetFailures, setFailures, totpStep, hotpCounter *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -78,6 +76,9 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.consume, qConsume},
 		{&w.insertAudit, qInsertAudit},
 		{&w.resetFailures, qResetFailures},
+		{&w.setFailures, qSetFailures},
+		{&w.totpStep, qTOTPStep},
+		{&w.hotpCounter, qHOTPCounter},
 	} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -90,7 +91,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (w *writeStmts) close() {
-	for _, st := range []*sql.Stmt{w.consume, w.insertAudit, w.resetFailures} {
+	for _, st := range []*sql.Stmt{w.consume, w.insertAudit, w.resetFailures, w.setFailures, w.totpStep, w.hotpCounter} {
 		if st != nil {
 			st.Close()
 		}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -83,17 +84,23 @@ type Store struct {
 	// db is the write pool: one connection, shared by the group-commit
 	// writer and the admin transactions. rdb is the read pool (WAL:
 	// readers never wait behind the writer).
-	db      *sql.DB
-	rdb     *sql.DB
-	batch   *batcher
-	audit   *auditQueue
-	stmts   readStmts
-	wstmts  writeStmts
-	now     func() time.Time
-	busy    time.Duration // total wait for the write lock
-	rules   CodeRules
-	codeKey []byte      // HMAC-SHA256 key for bypass-code hashes
-	devAEAD cipher.AEAD // AES-256-GCM for device secrets, from the key file
+	db     *sql.DB
+	rdb    *sql.DB
+	batch  *batcher
+	audit  *auditQueue
+	stmts  readStmts
+	wstmts writeStmts
+	now    func() time.Time
+	busy   time.Duration // total wait for the write lock
+	rules  CodeRules
+	// cache is the writer's copy of the users it has read (usertx.go);
+	// adminWrote tells it that an admin transaction of this process
+	// committed on the shared write connection, which data_version does
+	// not show.
+	cache      userCache
+	adminWrote atomic.Bool
+	codeKey    []byte      // HMAC-SHA256 key for bypass-code hashes
+	devAEAD    cipher.AEAD // AES-256-GCM for device secrets, from the key file
 	// rand is the randomness source for codes, secrets and nonces;
 	// crypto/rand.Reader outside tests.
 	rand io.Reader
@@ -144,7 +151,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// blocked on SQLite's write lock.
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	s := &Store{db: db, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
+	s := &Store{db: db, cache: userCache{max: maxCachedUsers}, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -168,7 +175,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.batch = newBatcher(s.begin)
+	s.batch = newBatcher(s.beginBatch, s.settleCache)
 	if opts.AsyncAudit {
 		s.audit = newAuditQueue(s, opts.AuditQueue, opts.AuditWait, opts.Logger.Named("audit"))
 	}
@@ -294,6 +301,20 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
+// beginBatch begins a group commit's transaction, with the writer's user
+// cache brought up to date.
+func (s *Store) beginBatch(ctx context.Context) (*dbTx, error) {
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.syncCache(tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
 // update runs fn in a transaction and commits when it returns nil.
 func (s *Store) update(ctx context.Context, fn func(tx *dbTx) error) error {
 	tx, err := s.begin(ctx)
@@ -304,6 +325,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *dbTx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	// Set before COMMIT releases the write connection, so the writer's
+	// next batch (which needs that connection) sees it.
+	s.adminWrote.Store(true)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("codestore: commit: %w", err)
 	}

@@ -124,8 +124,14 @@ func TestStoreCountsFailuresOnly(t *testing.T) {
 	if _, err := counted.UserByName(ctx, "nobody"); err == nil {
 		t.Fatal("closed store answered")
 	}
-	if _, _, err := counted.ConsumeBypassCode(ctx, 1, "123456789"); err == nil {
+	if err := counted.WithUser(ctx, "nobody", func(codestore.UserTx) error { return nil }); err == nil {
 		t.Fatal("closed store answered")
+	}
+	// A statement failing inside an open transaction cannot be brought
+	// about on demand in a real store: a UserTx that fails stands in.
+	tx := countingTx{UserTx: failingTx{}, c: counted.(countingStore)}
+	if _, _, err := tx.ConsumeBypassCode("123456789"); err == nil {
+		t.Fatal("failing transaction answered")
 	}
 
 	srv := httptest.NewServer(m.Handler(store, nil))
@@ -136,6 +142,7 @@ func TestStoreCountsFailuresOnly(t *testing.T) {
 		want string
 	}{
 		{"not found is not an error, the closed store is", `radgate_store_errors_total{op="user_by_name"} 1`},
+		{"transaction failure", `radgate_store_errors_total{op="with_user"} 1`},
 		{"consume failure", `radgate_store_errors_total{op="consume_bypass_code"} 1`},
 	}
 	for _, tc := range tests {
@@ -148,6 +155,13 @@ func TestStoreCountsFailuresOnly(t *testing.T) {
 	if strings.Contains(body, `op="devices"`) {
 		t.Errorf("a not-found answer was counted:\n%s", grep(body, "store_errors"))
 	}
+}
+
+// failingTx is a codestore.UserTx whose every write fails.
+type failingTx struct{ codestore.UserTx }
+
+func (failingTx) ConsumeBypassCode(string) (int64, bool, error) {
+	return 0, false, errors.New("disk I/O error")
 }
 
 // grep returns the lines of s containing sub.

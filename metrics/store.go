@@ -39,26 +39,42 @@ func (c countingStore) Devices(ctx context.Context, user string) ([]codestore.De
 	return d, err
 }
 
-func (c countingStore) VerifyDeviceCode(ctx context.Context, userID int64, code string) (int64, bool, error) {
-	id, ok, err := c.Store.VerifyDeviceCode(ctx, userID, code)
-	c.count("verify_device_code", err)
+// WithUser counts a failed transaction as "with_user", and the failed
+// statements inside it by their own names.
+func (c countingStore) WithUser(ctx context.Context, name string, fn func(codestore.UserTx) error) error {
+	err := c.Store.WithUser(ctx, name, func(tx codestore.UserTx) error {
+		return fn(countingTx{UserTx: tx, c: c})
+	})
+	c.count("with_user", err)
+	return err
+}
+
+// countingTx counts the errors of the UserTx it wraps.
+type countingTx struct {
+	codestore.UserTx
+	c countingStore
+}
+
+func (t countingTx) VerifyDeviceCode(code string) (int64, bool, error) {
+	id, ok, err := t.UserTx.VerifyDeviceCode(code)
+	t.c.count("verify_device_code", err)
 	return id, ok, err
 }
 
-func (c countingStore) ConsumeBypassCode(ctx context.Context, userID int64, code string) (int64, bool, error) {
-	id, ok, err := c.Store.ConsumeBypassCode(ctx, userID, code)
-	c.count("consume_bypass_code", err)
+func (t countingTx) ConsumeBypassCode(code string) (int64, bool, error) {
+	id, ok, err := t.UserTx.ConsumeBypassCode(code)
+	t.c.count("consume_bypass_code", err)
 	return id, ok, err
 }
 
-func (c countingStore) RecordFailure(ctx context.Context, userID int64, r codestore.LockoutRules) (bool, error) {
-	locked, err := c.Store.RecordFailure(ctx, userID, r)
-	c.count("record_failure", err)
+func (t countingTx) RecordFailure(r codestore.LockoutRules) (bool, error) {
+	locked, err := t.UserTx.RecordFailure(r)
+	t.c.count("record_failure", err)
 	return locked, err
 }
 
-func (c countingStore) ResetFailures(ctx context.Context, userID int64) error {
-	err := c.Store.ResetFailures(ctx, userID)
-	c.count("reset_failures", err)
+func (t countingTx) ResetFailures() error {
+	err := t.UserTx.ResetFailures()
+	t.c.count("reset_failures", err)
 	return err
 }

@@ -280,7 +280,7 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 	if !res.OK {
 		return reject(ReasonBadPassword)
 	}
-	d := e.afterPrimary(ctx, u, enabled, c.code, challenge, log)
+	d := e.secondStep(ctx, req.UserName, c.code, challenge, log)
 	if d.Result == Accept || d.Result == Challenge {
 		d.Attributes = res.Attributes
 	}
@@ -290,76 +290,81 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 // codeOnly handles a first request with primary backend "none": text is
 // the code, and an empty one asks for it (except in concat mode).
 func (e *Engine) codeOnly(ctx context.Context, req Request, code string, log hclog.Logger) Decision {
-	u, enabled, found, err := e.loadUser(ctx, req.UserName)
-	if err != nil {
-		return e.storeFault(err, log)
-	}
-	if !found {
-		return reject(ReasonUnknownUser)
-	}
-	return e.afterPrimary(ctx, u, enabled, code, code == "" && req.Mode != ModeConcat, log)
+	return e.secondStep(ctx, req.UserName, code, code == "" && req.Mode != ModeConcat, log)
 }
 
 // answer handles the answer to a challenge: the primary check passed when
 // the challenge was sent; code is the second factor.
 func (e *Engine) answer(ctx context.Context, name, code string, log hclog.Logger) Decision {
-	u, enabled, found, err := e.loadUser(ctx, name)
-	if err != nil {
-		return e.storeFault(err, log).withUser(name)
-	}
-	if !found {
-		return rejectUser(ReasonUnknownUser, name)
-	}
-	return e.afterPrimary(ctx, u, enabled, code, false, log)
+	return e.secondStep(ctx, name, code, false, log).withUser(name)
 }
 
-// afterPrimary applies the user checks in order (disabled, locked, device
-// rule), then challenges or checks the code.
-func (e *Engine) afterPrimary(ctx context.Context, u codestore.User, enabled []codestore.Device, code string, challenge bool, log hclog.Logger) Decision {
+// secondStep runs the user checks and the second factor for the named user
+// in one store transaction, so that every check sees the user as the code
+// is spent, and the decision is on disk when it returns.
+func (e *Engine) secondStep(ctx context.Context, name, code string, challenge bool, log hclog.Logger) Decision {
+	var d Decision
+	err := e.store.WithUser(ctx, name, func(tx codestore.UserTx) error {
+		d = e.afterPrimary(tx, code, challenge, log)
+		return nil
+	})
+	if err != nil {
+		return e.storeFault(err, log)
+	}
+	return d
+}
+
+// afterPrimary applies the user checks in order (unknown, disabled,
+// locked, device rule), then challenges or checks the code.
+func (e *Engine) afterPrimary(tx codestore.UserTx, code string, challenge bool, log hclog.Logger) Decision {
+	u, found := tx.User()
+	hasDevice := tx.HasEnabledDevice()
 	switch {
+	case !found:
+		return reject(ReasonUnknownUser)
 	case u.Disabled:
 		return rejectUser(ReasonDisabled, u.Name)
 	case u.IsLocked(e.Now()):
 		return rejectUser(ReasonLockedOut, u.Name)
-	case e.cfg.RequireEnrolledDevice && len(enabled) == 0:
+	case e.cfg.RequireEnrolledDevice && !hasDevice:
 		return rejectUser(ReasonNoDevice, u.Name)
 	case challenge:
 		return Decision{Result: Challenge, Reason: ReasonNeedCode, UserName: u.Name}
 	}
-	return e.secondFactor(ctx, u, len(enabled) > 0, code, log)
+	return e.secondFactor(tx, u, hasDevice, code, log)
 }
 
 // secondFactor checks code against the user's devices, then their bypass
 // codes, and counts a failure when neither accepts it. An empty code was
 // never tried and counts nothing.
-func (e *Engine) secondFactor(ctx context.Context, u codestore.User, hasDevice bool, code string, log hclog.Logger) Decision {
+func (e *Engine) secondFactor(tx codestore.UserTx, u codestore.User, hasDevice bool, code string, log hclog.Logger) Decision {
 	if code == "" {
 		return rejectUser(ReasonBadCode, u.Name)
 	}
 	if codestore.AllDigits(code) {
 		if hasDevice {
-			id, ok, err := e.store.VerifyDeviceCode(ctx, u.ID, code)
+			id, ok, err := tx.VerifyDeviceCode(code)
 			if err != nil {
 				return e.storeFault(err, log).withUser(u.Name)
 			}
 			if ok {
-				e.resetFailures(ctx, u, log)
+				e.resetFailures(tx, log)
 				return Decision{Result: Accept, Reason: ReasonDeviceCode, UserName: u.Name, DeviceID: id}
 			}
 		}
 		// Rule 3: a bypass code is a backup, never the only factor.
 		if hasDevice || !e.cfg.RequireEnrolledDevice {
-			id, ok, err := e.store.ConsumeBypassCode(ctx, u.ID, code)
+			id, ok, err := tx.ConsumeBypassCode(code)
 			if err != nil {
 				return e.storeFault(err, log).withUser(u.Name)
 			}
 			if ok {
-				e.resetFailures(ctx, u, log)
+				e.resetFailures(tx, log)
 				return Decision{Result: Accept, Reason: ReasonBypassCode, UserName: u.Name, CodeID: id}
 			}
 		}
 	}
-	locked, err := e.store.RecordFailure(ctx, u.ID, e.cfg.Lockout)
+	locked, err := tx.RecordFailure(e.cfg.Lockout)
 	if err != nil {
 		log.Error("store unavailable: could not record second-factor failure", "error", err)
 		if e.cfg.Failmode == FailSecure {
@@ -378,8 +383,8 @@ func (e *Engine) secondFactor(ctx context.Context, u codestore.User, hasDevice b
 
 // resetFailures clears the failure count after a success. A failure is
 // logged and the accept kept: the code is already spent.
-func (e *Engine) resetFailures(ctx context.Context, u codestore.User, log hclog.Logger) {
-	if err := e.store.ResetFailures(ctx, u.ID); err != nil {
+func (e *Engine) resetFailures(tx codestore.UserTx, log hclog.Logger) {
+	if err := tx.ResetFailures(); err != nil {
 		log.Error("could not reset failure count", "error", err)
 	}
 }

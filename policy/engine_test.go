@@ -315,9 +315,9 @@ func decideCases() []decideCase {
 			wantResult: Reject, wantReason: ReasonNoDevice, wantUser: "bob"},
 		{name: "code only locked", cfg: sfo, req: pap(ModeAuto, "dave", "123456"),
 			wantResult: Reject, wantReason: ReasonLockedOut, wantUser: "dave"},
-		{name: "code only store down secure", cfg: sfo, fail: map[string]error{"UserByName": errDown}, req: pap(ModeAuto, "alice", "123456"),
+		{name: "code only store down secure", cfg: sfo, fail: map[string]error{"WithUser": errDown}, req: pap(ModeAuto, "alice", "123456"),
 			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice"},
-		{name: "code only store down safe", cfg: sfoSafe, fail: map[string]error{"UserByName": errDown}, req: pap(ModeAuto, "alice", "123456"),
+		{name: "code only store down safe", cfg: sfoSafe, fail: map[string]error{"WithUser": errDown}, req: pap(ModeAuto, "alice", "123456"),
 			wantResult: Accept, wantReason: ReasonFailmodeSafe, wantUser: "alice"},
 
 		// unsupported methods
@@ -360,6 +360,12 @@ func decideCases() []decideCase {
 			wantPrimary: []string{"alice:alice-pw"}},
 		{name: "devices down secure", fail: map[string]error{"Devices": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
 			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice"},
+		{name: "second-factor transaction down secure", fail: map[string]error{"WithUser": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
+			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice",
+			wantPrimary: []string{"alice:alice-pw"}},
+		{name: "second-factor transaction down safe", cfg: safe, fail: map[string]error{"WithUser": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
+			wantResult: Accept, wantReason: ReasonFailmodeSafe, wantUser: "alice",
+			wantPrimary: []string{"alice:alice-pw"}},
 		{name: "verify down secure", fail: map[string]error{"VerifyDeviceCode": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
 			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice",
 			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:123456"}},
@@ -384,9 +390,9 @@ func decideCases() []decideCase {
 		{name: "audit down keeps accept", fail: map[string]error{"Audit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,987654321"),
 			wantResult: Accept, wantReason: ReasonBypassCode, wantUser: "alice", wantCode: 21,
 			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:987654321", "consume:987654321", "reset"}},
-		{name: "answer store down secure", fail: map[string]error{"UserByName": errDown}, req: answer("alice", "123456"),
+		{name: "answer store down secure", fail: map[string]error{"WithUser": errDown}, req: answer("alice", "123456"),
 			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice"},
-		{name: "answer store down safe", cfg: safe, fail: map[string]error{"UserByName": errDown}, req: answer("alice", "123456"),
+		{name: "answer store down safe", cfg: safe, fail: map[string]error{"WithUser": errDown}, req: answer("alice", "123456"),
 			wantResult: Accept, wantReason: ReasonFailmodeSafe, wantUser: "alice"},
 	}
 }

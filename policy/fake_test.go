@@ -59,7 +59,46 @@ func (f *fakeStore) Devices(_ context.Context, user string) ([]codestore.Device,
 	return f.devices[user], nil
 }
 
-func (f *fakeStore) VerifyDeviceCode(_ context.Context, userID int64, code string) (int64, bool, error) {
+// WithUser runs fn with a fakeTx of the named user; fail["WithUser"] makes
+// the whole transaction fail before fn runs.
+func (f *fakeStore) WithUser(_ context.Context, name string, fn func(codestore.UserTx) error) error {
+	f.mu.Lock()
+	err := f.failure("WithUser")
+	u, found := f.users[name]
+	hasDevice := false
+	for _, d := range f.devices[name] {
+		hasDevice = hasDevice || d.Enabled
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return fn(&fakeTx{f: f, user: u, found: found, hasDevice: hasDevice})
+}
+
+// fakeTx is the UserTx of fakeStore.WithUser; its writes go to the
+// fakeStore's recording methods.
+type fakeTx struct {
+	f         *fakeStore
+	user      codestore.User
+	found     bool
+	hasDevice bool
+}
+
+func (t *fakeTx) User() (codestore.User, bool) { return t.user, t.found }
+func (t *fakeTx) HasEnabledDevice() bool       { return t.hasDevice }
+func (t *fakeTx) VerifyDeviceCode(code string) (int64, bool, error) {
+	return t.f.verifyDeviceCode(t.user.ID, code)
+}
+func (t *fakeTx) ConsumeBypassCode(code string) (int64, bool, error) {
+	return t.f.consumeBypassCode(t.user.ID, code)
+}
+func (t *fakeTx) RecordFailure(r codestore.LockoutRules) (bool, error) {
+	return t.f.recordFailure(t.user.ID, r)
+}
+func (t *fakeTx) ResetFailures() error { return t.f.resetFailures(t.user.ID) }
+
+func (f *fakeStore) verifyDeviceCode(userID int64, code string) (int64, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "verify:"+code)
@@ -70,7 +109,7 @@ func (f *fakeStore) VerifyDeviceCode(_ context.Context, userID int64, code strin
 	return id, ok, nil
 }
 
-func (f *fakeStore) ConsumeBypassCode(_ context.Context, userID int64, code string) (int64, bool, error) {
+func (f *fakeStore) consumeBypassCode(userID int64, code string) (int64, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "consume:"+code)
@@ -84,7 +123,7 @@ func (f *fakeStore) ConsumeBypassCode(_ context.Context, userID int64, code stri
 	return id, ok, nil
 }
 
-func (f *fakeStore) RecordFailure(_ context.Context, userID int64, r codestore.LockoutRules) (bool, error) {
+func (f *fakeStore) recordFailure(userID int64, r codestore.LockoutRules) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "record")
@@ -95,7 +134,7 @@ func (f *fakeStore) RecordFailure(_ context.Context, userID int64, r codestore.L
 	return f.failures[userID] >= r.MaxFailures, nil
 }
 
-func (f *fakeStore) ResetFailures(_ context.Context, userID int64) error {
+func (f *fakeStore) resetFailures(userID int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "reset")

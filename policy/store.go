@@ -15,18 +15,12 @@ type Store interface {
 	UserByName(ctx context.Context, name string) (codestore.User, error)
 	// Devices returns the user's enrolled devices, enabled or not.
 	Devices(ctx context.Context, user string) ([]codestore.Device, error)
-	// VerifyDeviceCode checks code against the user's enabled devices
-	// (TOTP ±1 step, HOTP look-ahead), refusing replays. ok=false is a
-	// wrong code.
-	VerifyDeviceCode(ctx context.Context, userID int64, code string) (deviceID int64, ok bool, err error)
-	// ConsumeBypassCode atomically spends one use of a live bypass code of
-	// the user. ok=false means no live code matched.
-	ConsumeBypassCode(ctx context.Context, userID int64, code string) (codeID int64, ok bool, err error)
-	// RecordFailure counts a failed second-factor attempt and reports
-	// whether the user is now locked.
-	RecordFailure(ctx context.Context, userID int64, r codestore.LockoutRules) (locked bool, err error)
-	// ResetFailures clears the user's failure count after a success.
-	ResetFailures(ctx context.Context, userID int64) error
+	// WithUser runs fn with the named user's second-factor state inside
+	// one store transaction: what fn reads is current, and what it writes
+	// is on disk when WithUser returns nil. fn runs at most once and never
+	// after WithUser returned. An error means the store could not answer
+	// (or could not commit), and the Engine applies the failmode.
+	WithUser(ctx context.Context, name string, fn func(codestore.UserTx) error) error
 	// Audit writes one audit event.
 	Audit(ctx context.Context, e codestore.AuditEvent) error
 }
@@ -51,28 +45,10 @@ func (s timedStore) Devices(ctx context.Context, user string) ([]codestore.Devic
 	return s.Store.Devices(ctx, user)
 }
 
-func (s timedStore) VerifyDeviceCode(ctx context.Context, userID int64, code string) (int64, bool, error) {
+func (s timedStore) WithUser(ctx context.Context, name string, fn func(codestore.UserTx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return s.Store.VerifyDeviceCode(ctx, userID, code)
-}
-
-func (s timedStore) ConsumeBypassCode(ctx context.Context, userID int64, code string) (int64, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.Store.ConsumeBypassCode(ctx, userID, code)
-}
-
-func (s timedStore) RecordFailure(ctx context.Context, userID int64, r codestore.LockoutRules) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.Store.RecordFailure(ctx, userID, r)
-}
-
-func (s timedStore) ResetFailures(ctx context.Context, userID int64) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.Store.ResetFailures(ctx, userID)
+	return s.Store.WithUser(ctx, name, fn)
 }
 
 func (s timedStore) Audit(ctx context.Context, e codestore.AuditEvent) error {
