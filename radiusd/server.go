@@ -353,8 +353,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	}
 
 	// 4. Duplicate cache, only after the authenticator check.
-	key := dupKey{src: src, id: pkt[1]}
-	copy(key.auth[:], pkt[4:headerLength])
+	key := newDupKey(src, pkt)
 	cached, state := s.dups.begin(key, s.now())
 	switch state {
 	case dupInFlight:

@@ -1,6 +1,7 @@
 package radiusd
 
 import (
+	"bytes"
 	"testing"
 	"time"
 )
@@ -39,6 +40,51 @@ func TestDupCache(t *testing.T) {
 	c.abort(k(10))
 	if resp, st := c.begin(k(14), now); st != dupDone || resp[0] != 14 {
 		t.Errorf("newest entry lost")
+	}
+}
+
+// TestDupCachePages fills the cache across many pages of response bytes,
+// with dropped requests between, and checks that every live entry replays
+// its own bytes and that the pages of evicted entries are released.
+func TestDupCachePages(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const max = 2000
+	c := newDupCache(time.Minute, max)
+	key := func(i int) dupKey { return dupKey{port: uint16(i), auth: [16]byte{byte(i >> 8)}} }
+	resp := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 100+i%900) }
+	const total = 10000
+	for i := range total {
+		if _, st := c.begin(key(i), now); st != dupNew {
+			t.Fatalf("begin %d = %v", i, st)
+		}
+		if i%7 == 0 {
+			c.finish(key(i), nil, now) // dropped
+		} else {
+			c.finish(key(i), resp(i), now)
+		}
+	}
+	if done, _ := c.len(); done != max {
+		t.Fatalf("%d entries, want %d", done, max)
+	}
+	for i := total - max; i < total; i++ {
+		got, st := c.begin(key(i), now.Add(59*time.Second))
+		want := resp(i)
+		if i%7 == 0 {
+			want = nil
+		}
+		if st != dupDone || !bytes.Equal(got, want) {
+			t.Fatalf("entry %d: %v, %d bytes; want done, %d bytes", i, st, len(got), len(want))
+		}
+	}
+	// The 2000 live responses average about 550 bytes: some 17 pages.
+	if n := len(c.pages); n > 2000*1000/dupPageSize+2 {
+		t.Fatalf("%d pages held for %d entries", n, max)
+	}
+	// All expire together; only the page being filled stays.
+	c.begin(key(total), now.Add(time.Minute))
+	c.finish(key(total), []byte("last"), now.Add(time.Minute))
+	if done, _ := c.len(); done != 1 || len(c.pages) != 1 {
+		t.Fatalf("after expiry: %d entries, %d pages", done, len(c.pages))
 	}
 }
 
