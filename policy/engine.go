@@ -179,11 +179,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	}
 	login := req.UserName
 	req.UserName = e.cfg.Normalization.Apply(login)
-	logArgs := []any{"client", req.Client, "client_addr", req.ClientAddr, "user", req.UserName, "mode", req.Mode.String()}
-	if login != req.UserName {
-		logArgs = append(logArgs, "login", login)
-	}
-	log := e.log.With(logArgs...)
+	log := decisionLog{l: e.log, req: &req, login: login}
 	d := e.decide(ctx, req, login, log)
 	if d.UserName == "" && req.Challenge != nil {
 		d.UserName = req.Challenge.UserName
@@ -201,6 +197,9 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 		d.ReplyMessage = ""
 	}
 	e.audit(ctx, req, d, log)
+	if !e.log.IsDebug() {
+		return d, nil
+	}
 	args := []any{"result", d.Result.String(), "reason", string(d.Reason)}
 	if d.DeviceID != 0 {
 		args = append(args, "device_id", d.DeviceID)
@@ -219,7 +218,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 
 // decide routes a request to the first-request, code-only or
 // challenge-answer flow.
-func (e *Engine) decide(ctx context.Context, req Request, login string, log hclog.Logger) Decision {
+func (e *Engine) decide(ctx context.Context, req Request, login string, log decisionLog) Decision {
 	text := req.Password
 	if req.AuthType != AuthPAP {
 		if !e.cfg.SecondFactorOnly || req.AuthType != AuthNone {
@@ -246,7 +245,7 @@ func (e *Engine) decide(ctx context.Context, req Request, login string, log hclo
 
 // first handles a request without challenge state: split, primary check,
 // then the user checks and the second factor or a challenge.
-func (e *Engine) first(ctx context.Context, req Request, text, login string, log hclog.Logger) Decision {
+func (e *Engine) first(ctx context.Context, req Request, text, login string, log decisionLog) Decision {
 	u, enabled, found, err := e.loadUser(ctx, req.UserName)
 	storeDown := err != nil
 	if storeDown {
@@ -289,20 +288,20 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 
 // codeOnly handles a first request with primary backend "none": text is
 // the code, and an empty one asks for it (except in concat mode).
-func (e *Engine) codeOnly(ctx context.Context, req Request, code string, log hclog.Logger) Decision {
+func (e *Engine) codeOnly(ctx context.Context, req Request, code string, log decisionLog) Decision {
 	return e.secondStep(ctx, req.UserName, code, code == "" && req.Mode != ModeConcat, log)
 }
 
 // answer handles the answer to a challenge: the primary check passed when
 // the challenge was sent; code is the second factor.
-func (e *Engine) answer(ctx context.Context, name, code string, log hclog.Logger) Decision {
+func (e *Engine) answer(ctx context.Context, name, code string, log decisionLog) Decision {
 	return e.secondStep(ctx, name, code, false, log).withUser(name)
 }
 
 // secondStep runs the user checks and the second factor for the named user
 // in one store transaction, so that every check sees the user as the code
 // is spent, and the decision is on disk when it returns.
-func (e *Engine) secondStep(ctx context.Context, name, code string, challenge bool, log hclog.Logger) Decision {
+func (e *Engine) secondStep(ctx context.Context, name, code string, challenge bool, log decisionLog) Decision {
 	var d Decision
 	err := e.store.WithUser(ctx, name, func(tx codestore.UserTx) error {
 		d = e.afterPrimary(tx, code, challenge, log)
@@ -316,7 +315,7 @@ func (e *Engine) secondStep(ctx context.Context, name, code string, challenge bo
 
 // afterPrimary applies the user checks in order (unknown, disabled,
 // locked, device rule), then challenges or checks the code.
-func (e *Engine) afterPrimary(tx codestore.UserTx, code string, challenge bool, log hclog.Logger) Decision {
+func (e *Engine) afterPrimary(tx codestore.UserTx, code string, challenge bool, log decisionLog) Decision {
 	u, found := tx.User()
 	hasDevice := tx.HasEnabledDevice()
 	switch {
@@ -337,7 +336,7 @@ func (e *Engine) afterPrimary(tx codestore.UserTx, code string, challenge bool, 
 // secondFactor checks code against the user's devices, then their bypass
 // codes, and counts a failure when neither accepts it. An empty code was
 // never tried and counts nothing.
-func (e *Engine) secondFactor(tx codestore.UserTx, u codestore.User, hasDevice bool, code string, log hclog.Logger) Decision {
+func (e *Engine) secondFactor(tx codestore.UserTx, u codestore.User, hasDevice bool, code string, log decisionLog) Decision {
 	if code == "" {
 		return rejectUser(ReasonBadCode, u.Name)
 	}
@@ -383,7 +382,7 @@ func (e *Engine) secondFactor(tx codestore.UserTx, u codestore.User, hasDevice b
 
 // resetFailures clears the failure count after a success. A failure is
 // logged and the accept kept: the code is already spent.
-func (e *Engine) resetFailures(tx codestore.UserTx, log hclog.Logger) {
+func (e *Engine) resetFailures(tx codestore.UserTx, log decisionLog) {
 	if err := tx.ResetFailures(); err != nil {
 		log.Error("could not reset failure count", "error", err)
 	}
@@ -391,7 +390,7 @@ func (e *Engine) resetFailures(tx codestore.UserTx, log hclog.Logger) {
 
 // storeFault applies the failmode to a store error met after the primary
 // factor passed (or, with backend none, was checked by the NAS).
-func (e *Engine) storeFault(err error, log hclog.Logger) Decision {
+func (e *Engine) storeFault(err error, log decisionLog) Decision {
 	log.Error("store unavailable", "error", err)
 	if e.cfg.Failmode == FailSecure {
 		return reject(ReasonStoreUnavailable)
@@ -400,7 +399,7 @@ func (e *Engine) storeFault(err error, log hclog.Logger) Decision {
 }
 
 // failSafeAccept accepts on the primary factor alone, loudly.
-func (e *Engine) failSafeAccept(log hclog.Logger) Decision {
+func (e *Engine) failSafeAccept(log decisionLog) Decision {
 	log.Error("FAILMODE SAFE: store unavailable, accepting on the primary factor alone without a second factor")
 	return Decision{Result: Accept, Reason: ReasonFailmodeSafe}
 }
@@ -485,7 +484,7 @@ func (e *Engine) codeLengths(found bool, enabled []codestore.Device) []int {
 // audit writes the decision's audit event. It outlives ctx (bounded by
 // StoreTimeout) so that a consumed code is recorded even when the request
 // is cancelled; a failure is logged and the decision kept.
-func (e *Engine) audit(ctx context.Context, req Request, d Decision, log hclog.Logger) {
+func (e *Engine) audit(ctx context.Context, req Request, d Decision, log decisionLog) {
 	ev := codestore.AuditEvent{
 		Time:   e.Now(),
 		Actor:  "client:" + req.Client,

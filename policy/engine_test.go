@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ func newFixture() (*fakeStore, *fakePrimary) {
 }
 
 func pap(mode Mode, user, password string) Request {
-	return Request{Client: "vpn", ClientAddr: "192.0.2.1:1645", Mode: mode, UserName: user, Password: password, AuthType: AuthPAP}
+	return Request{Client: "vpn", ClientAddr: netip.MustParseAddr("192.0.2.1"), Mode: mode, UserName: user, Password: password, AuthType: AuthPAP}
 }
 
 func answer(user, code string) Request {

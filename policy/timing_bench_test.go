@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -45,7 +46,7 @@ func BenchmarkRejectTiming(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			req := Request{Client: "bench", ClientAddr: "127.0.0.1", Mode: ModeConcat, UserName: c.user, Password: c.password}
+			req := Request{Client: "bench", ClientAddr: netip.MustParseAddr("127.0.0.1"), Mode: ModeConcat, UserName: c.user, Password: c.password}
 			for b.Loop() {
 				d, err := e.Decide(ctx, req)
 				if err != nil || d.Reason != c.want {

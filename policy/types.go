@@ -1,6 +1,10 @@
 package policy
 
-import "github.com/radgate/radgate/radattr"
+import (
+	"net/netip"
+
+	"github.com/radgate/radgate/radattr"
+)
 
 // Mode is how a client sends the second factor.
 type Mode int
@@ -68,8 +72,8 @@ func (a AuthType) String() string {
 // Request is one Access-Request as policy sees it. radiusd fills it from
 // the packet, the client table and its challenge-state table.
 type Request struct {
-	Client     string // client block name
-	ClientAddr string // source address, for the audit log
+	Client     string     // client block name
+	ClientAddr netip.Addr // source address, for the log
 	Mode       Mode
 	UserName   string
 	// Password is the decoded User-Password. In a challenge answer it

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/binary"
+	"net/netip"
 	"time"
 
 	"github.com/radgate/radgate/policy"
@@ -32,7 +33,7 @@ type parsedRequest struct {
 // already found well formed; values are read in place. It consumes any
 // State it carries from the challenge table. It returns
 // errMalformedPassword for a User-Password that cannot be decoded.
-func (s *Server) buildRequest(c *Client, pkt []byte, src string, now time.Time) (parsedRequest, error) {
+func (s *Server) buildRequest(c *Client, pkt []byte, src netip.Addr, now time.Time) (parsedRequest, error) {
 	out := parsedRequest{req: policy.Request{
 		Client:     c.Name,
 		ClientAddr: src,

@@ -458,7 +458,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		s.drop(r)
 	}
 
-	pr, err := s.buildRequest(c, pkt, src.Addr().String(), s.now())
+	pr, err := s.buildRequest(c, pkt, src.Addr(), s.now())
 	if err != nil {
 		dropRequest(dropMalformedPassword)
 		s.logger.Warn("malformed user-password dropped", "client", c.Name, "src", src.String())
@@ -528,6 +528,9 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 // logDecision writes the one line per decision. It never logs the
 // password, code, State or secret.
 func (s *Server) logDecision(c *Client, src netip.AddrPort, req policy.Request, dec policy.Decision, d time.Duration) {
+	if !s.logger.IsInfo() {
+		return
+	}
 	user := dec.UserName
 	if user == "" {
 		user = req.UserName

@@ -456,7 +456,7 @@ func TestAuthTypes(t *testing.T) {
 				t.Fatalf("decider called %d times", len(calls))
 			}
 			got := calls[0]
-			if got.AuthType != tt.wantType || got.Password != tt.wantPassword || got.UserName != "alice" || got.Client != "nas" || got.ClientAddr != "127.0.0.1" {
+			if got.AuthType != tt.wantType || got.Password != tt.wantPassword || got.UserName != "alice" || got.Client != "nas" || got.ClientAddr.String() != "127.0.0.1" {
 				t.Errorf("request = %+v, want type %v password %q", got, tt.wantType, tt.wantPassword)
 			}
 		})
@@ -814,7 +814,7 @@ func TestMostSpecificClientIPv6(t *testing.T) {
 	conn := h.dial("[::1]:0")
 	req := encodeReq(t, newRequest(t, hostSecret, "alice", "pw"), true)
 	checkResponse(t, exchange(t, conn, req), req, hostSecret, radius.CodeAccessAccept)
-	if calls := d.Calls(); len(calls) != 1 || calls[0].Client != "v6-host" || calls[0].ClientAddr != "::1" {
+	if calls := d.Calls(); len(calls) != 1 || calls[0].Client != "v6-host" || calls[0].ClientAddr.String() != "::1" {
 		t.Errorf("calls = %+v, want one for v6-host from ::1", calls)
 	}
 	send(t, conn, encodeReq(t, newRequest(t, netSecret, "alice", "pw"), true))
