@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Group-commit limits.
@@ -59,6 +60,9 @@ type batcher struct {
 	// settle is told, after each batch that began, whether every op in it
 	// succeeded and the COMMIT did.
 	settle func(ok bool)
+
+	// commits counts the batches committed (for the checkpointer).
+	commits atomic.Uint64
 
 	mu     sync.RWMutex // held for reading while sending on ops
 	closed bool
@@ -238,6 +242,7 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 		failAll(fmt.Errorf("codestore: commit: %w", err))
 		return
 	}
+	b.commits.Add(1)
 	ok = true
 }
 

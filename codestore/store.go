@@ -84,15 +84,17 @@ type Store struct {
 	// db is the write pool: one connection, shared by the group-commit
 	// writer and the admin transactions. rdb is the read pool (WAL:
 	// readers never wait behind the writer).
-	db     *sql.DB
-	rdb    *sql.DB
-	batch  *batcher
-	audit  *auditQueue
-	stmts  readStmts
-	wstmts writeStmts
-	now    func() time.Time
-	busy   time.Duration // total wait for the write lock
-	rules  CodeRules
+	db    *sql.DB
+	rdb   *sql.DB
+	batch *batcher
+	// checkpoints copies the WAL into the database off the commit path.
+	checkpoints *checkpointer
+	audit       *auditQueue
+	stmts       readStmts
+	wstmts      writeStmts
+	now         func() time.Time
+	busy        time.Duration // total wait for the write lock
+	rules       CodeRules
 	// cache is the writer's copy of the users it has read (usertx.go);
 	// adminWrote tells it that an admin transaction of this process
 	// committed on the shared write connection, which data_version does
@@ -142,7 +144,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := precreate(opts.Path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", dsn(opts.Path, min(opts.BusyTimeout, busySlice)))
+	db, err := sql.Open(writerDriver, dsn(opts.Path, min(opts.BusyTimeout, busySlice)))
 	if err != nil {
 		return nil, fmt.Errorf("codestore: open: %w", err)
 	}
@@ -176,6 +178,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.batch = newBatcher(s.beginBatch, s.settleCache)
+	if s.checkpoints, err = startCheckpointer(opts.Path, opts.Logger, s.batch.commits.Load); err != nil {
+		s.batch.close()
+		s.wstmts.close()
+		s.stmts.close()
+		rdb.Close()
+		db.Close()
+		return nil, err
+	}
 	if opts.AsyncAudit {
 		s.audit = newAuditQueue(s, opts.AuditQueue, opts.AuditWait, opts.Logger.Named("audit"))
 	}
@@ -235,14 +245,15 @@ func (s *Store) Close() error {
 		s.audit.close()
 	}
 	s.batch.close()
+	cerr := s.checkpoints.close()
 	s.stmts.close()
 	s.wstmts.close()
 	rerr := s.rdb.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("codestore: close: %w", err)
 	}
-	if rerr != nil {
-		return fmt.Errorf("codestore: close: %w", rerr)
+	if err := errors.Join(rerr, cerr); err != nil {
+		return fmt.Errorf("codestore: close: %w", err)
 	}
 	return nil
 }
