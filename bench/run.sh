@@ -287,6 +287,13 @@ for c in $CONCURRENCY; do
 	done
 done
 
+# rg-local's ceiling: one core's argon2id verify time, measured in this run.
+ARGON=""
+case " $SCENARIOS " in *" rg-local "*)
+	echo "== argon2id verify time (default costs)" >&2
+	ARGON=$("$WORK/bin/prep" argon2 -n 40) ;;
+esac
+
 echo
 echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | ×FR PAP | ×FR SQL | load (1/5/15) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -300,3 +307,12 @@ awk -F'\t' '
 			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], rp, rs, f[13]
 		}
 	}' "$WORK/results/all.tsv"
+
+if [ -n "$ARGON" ]; then
+	val() { awk -v k="$1" '$1 == k {print $2}' <<<"$ARGON"; }
+	echo
+	echo "argon2id verify, one core: $(val argon2id_ms) ms (median of 40); cores: $(val cores)."
+	echo "rg-local target: cores / verify time = $(val target_rate) req/s; $(val cores) goroutines verifying with nothing else running: $(val parallel_rate) req/s."
+	awk -F'\t' -v t="$(val target_rate)" -v p="$(val parallel_rate)" '$1 == "rg-local" {
+		printf "rg-local at concurrency %s: %s req/s = %.2f of the target, %.2f of the parallel rate\n", $2, $3, $3 / t, $3 / p }' "$WORK/results/all.tsv"
+fi

@@ -241,3 +241,23 @@ func BenchmarkVerifyDefault(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyDefaultParallel is BenchmarkVerifyDefault on every core
+// at once: ns/op is the machine's cost per login, to compare with the
+// single-core figure divided by the core count (docs/performance.md).
+func BenchmarkVerifyDefaultParallel(b *testing.B) {
+	h, err := HashPassword("correct horse", DefaultArgon2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := NewLocal(nil, DefaultArgon2)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, err := verifyPassword(l.kdf, h, "correct horse"); !ok || err != nil {
+				b.Errorf("verify: %v %v", ok, err)
+				return
+			}
+		}
+	})
+}
