@@ -156,13 +156,22 @@ func (s *Store) AuditLost() uint64 {
 }
 
 // insertAudits writes events inside a group commit with the prepared
-// insert.
+// inserts: auditChunk rows per statement, then one statement per row left.
 func (s *Store) insertAudits(tx *dbTx, events []AuditEvent) error {
-	st := tx.StmtContext(tx.ctx, s.wstmts.insertAudit)
-	for _, e := range events {
-		if _, err := st.ExecContext(tx.ctx, e.Time.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail); err != nil {
+	args := make([]any, 0, 8*auditChunk)
+	for len(events) > 0 {
+		st, n := tx.stmt(s.wstmts.insertAuditChunk), auditChunk
+		if len(events) < auditChunk {
+			st, n = tx.stmt(s.wstmts.insertAudit), 1
+		}
+		args = args[:0]
+		for _, e := range events[:n] {
+			args = append(args, e.Time.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail)
+		}
+		if _, err := st.ExecContext(tx.ctx, args...); err != nil {
 			return fmt.Errorf("codestore: audit: %w", err)
 		}
+		events = events[n:]
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package codestore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,36 @@ func TestAuditLogFilters(t *testing.T) {
 				t.Errorf("reasons %q, want %q", reasons, tc.wantReason)
 			}
 		})
+	}
+}
+
+// TestAuditBatchChunks writes one batch of events that fills two
+// multi-row INSERTs and leaves single rows over, and checks every row and
+// every field arrived.
+func TestAuditBatchChunks(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	const n = 2*auditChunk + 5
+	events := make([]AuditEvent, n)
+	for i := range events {
+		events[i] = AuditEvent{
+			Time: db.clock.Now().Add(time.Duration(i) * time.Second), Actor: "client:vpn", Action: "auth",
+			User: fmt.Sprintf("u%d", i), Client: "vpn", Result: "accept", Reason: "bypass_code", Detail: fmt.Sprintf("code=%d", i),
+		}
+	}
+	if err := db.batch.do(ctx, func(tx *dbTx) error { return db.insertAudits(tx, events) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.AuditLog(ctx, AuditFilter{Action: "auth", Limit: 1000})
+	if err != nil || len(got) != n {
+		t.Fatalf("%d rows, %v; want %d", len(got), err, n)
+	}
+	for i, e := range got { // newest first
+		want := events[n-1-i]
+		e.ID = 0
+		if !e.Time.Equal(want.Time) || e.Actor != want.Actor || e.User != want.User || e.Client != want.Client ||
+			e.Result != want.Result || e.Reason != want.Reason || e.Detail != want.Detail {
+			t.Fatalf("row %d = %+v, want %+v", i, e, want)
+		}
 	}
 }

@@ -304,10 +304,10 @@ func (s *Store) ConsumeBypassCode(ctx context.Context, userID int64, code string
 
 // consume spends one use of the user's live code with that hash: one
 // conditional UPDATE, which deletes the code on its last use (trigger).
-func (s *Store) consume(ctx context.Context, tx *dbTx, userID int64, hash []byte) (int64, bool, error) {
+func (s *Store) consume(tx *dbTx, userID int64, hash []byte) (int64, bool, error) {
 	now := tx.now.Unix()
 	var id int64
-	err := tx.StmtContext(ctx, s.wstmts.consume).QueryRowContext(ctx, now, userID, hash, now).Scan(&id)
+	err := tx.stmt(s.wstmts.consume).QueryRowContext(tx.ctx, now, userID, hash, now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

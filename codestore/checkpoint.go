@@ -44,20 +44,21 @@ type checkpointer struct {
 	log  hclog.Logger
 	stop chan struct{}
 	wg   sync.WaitGroup
-	once sync.Once
-	err  error // of closing the connection
 }
 
-func startCheckpointer(path string, log hclog.Logger, commits func() uint64) (*checkpointer, error) {
+func startCheckpointer(path string, log hclog.Logger) (*checkpointer, error) {
 	db, err := sql.Open("sqlite3", dsn(path, busySlice))
 	if err != nil {
 		return nil, fmt.Errorf("codestore: open checkpointer: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	c := &checkpointer{db: db, log: log, stop: make(chan struct{})}
+	return &checkpointer{db: db, log: log, stop: make(chan struct{})}, nil
+}
+
+// watch starts the checkpoints; commits counts the writer's commits.
+func (c *checkpointer) watch(commits func() uint64) {
 	c.wg.Add(1)
 	go c.loop(commits)
-	return c, nil
 }
 
 func (c *checkpointer) loop(commits func() uint64) {
@@ -80,13 +81,9 @@ func (c *checkpointer) loop(commits func() uint64) {
 	}
 }
 
-// close stops the checkpointer and closes its connection; calls after
-// the first return the first's error.
+// close stops the checkpointer and closes its connection.
 func (c *checkpointer) close() error {
-	c.once.Do(func() {
-		close(c.stop)
-		c.wg.Wait()
-		c.err = c.db.Close()
-	})
-	return c.err
+	close(c.stop)
+	c.wg.Wait()
+	return c.db.Close()
 }

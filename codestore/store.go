@@ -14,7 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -81,10 +81,13 @@ type Options struct {
 // Store is the SQLite implementation of radgate's store. It is safe for
 // concurrent use, and several processes may open the same file at once.
 type Store struct {
-	// db is the write pool: one connection, shared by the group-commit
-	// writer and the admin transactions. rdb is the read pool (WAL:
-	// readers never wait behind the writer).
+	// db is the admin pool: one connection for admin transactions,
+	// migrations and maintenance. wconn is the group-commit writer's own
+	// connection (from wdb), which it holds for the Store's life. rdb is
+	// the read pool (WAL: readers never wait behind the writer).
 	db    *sql.DB
+	wdb   *sql.DB
+	wconn *sql.Conn
 	rdb   *sql.DB
 	batch *batcher
 	// checkpoints copies the WAL into the database off the commit path.
@@ -95,14 +98,12 @@ type Store struct {
 	now         func() time.Time
 	busy        time.Duration // total wait for the write lock
 	rules       CodeRules
-	// cache is the writer's copy of the users it has read (usertx.go);
-	// adminWrote tells it that an admin transaction of this process
-	// committed on the shared write connection, which data_version does
-	// not show.
-	cache      userCache
-	adminWrote atomic.Bool
-	codeKey    []byte      // HMAC-SHA256 key for bypass-code hashes
-	devAEAD    cipher.AEAD // AES-256-GCM for device secrets, from the key file
+	closeOnce   sync.Once
+	closeErr    error
+	// cache is the writer's copy of the users it has read (usertx.go).
+	cache   userCache
+	codeKey []byte      // HMAC-SHA256 key for bypass-code hashes
+	devAEAD cipher.AEAD // AES-256-GCM for device secrets, from the key file
 	// rand is the randomness source for codes, secrets and nonces;
 	// crypto/rand.Reader outside tests.
 	rand io.Reader
@@ -144,52 +145,82 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := precreate(opts.Path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(writerDriver, dsn(opts.Path, min(opts.BusyTimeout, busySlice)))
-	if err != nil {
-		return nil, fmt.Errorf("codestore: open: %w", err)
-	}
-	// One write connection: writes queue in the batcher (or in the pool,
-	// honouring their context) instead of each holding a connection
-	// blocked on SQLite's write lock.
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	s := &Store{db: db, cache: userCache{max: maxCachedUsers}, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	rdb, err := sql.Open("sqlite3", dsn(opts.Path, opts.BusyTimeout)+"&_query_only=true")
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("codestore: open: %w", err)
-	}
-	rdb.SetMaxOpenConns(maxReadConns)
-	rdb.SetMaxIdleConns(maxReadConns)
-	s.rdb = rdb
-	if err := s.stmts.prepare(ctx, rdb); err != nil {
-		rdb.Close()
-		db.Close()
-		return nil, err
-	}
-	if err := s.wstmts.prepare(ctx, db); err != nil {
-		s.stmts.close()
-		rdb.Close()
-		db.Close()
-		return nil, err
-	}
-	s.batch = newBatcher(s.beginBatch, s.settleCache)
-	if s.checkpoints, err = startCheckpointer(opts.Path, opts.Logger, s.batch.commits.Load); err != nil {
-		s.batch.close()
-		s.wstmts.close()
-		s.stmts.close()
-		rdb.Close()
-		db.Close()
+	s := &Store{cache: userCache{max: maxCachedUsers}, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
+	if err := s.open(ctx, opts); err != nil {
+		s.closeDBs()
 		return nil, err
 	}
 	if opts.AsyncAudit {
 		s.audit = newAuditQueue(s, opts.AuditQueue, opts.AuditWait, opts.Logger.Named("audit"))
 	}
 	return s, nil
+}
+
+// open opens the pools and the writer's connection, migrates the schema,
+// prepares the hot statements and starts the writer and the checkpointer.
+// On error the caller closes what was opened (closeDBs).
+func (s *Store) open(ctx context.Context, opts Options) error {
+	var err error
+	// Writers wait one busy slice in SQLite; retryBusy does the rest.
+	retryDSN := dsn(opts.Path, min(opts.BusyTimeout, busySlice))
+	if s.db, err = sql.Open("sqlite3", retryDSN); err != nil {
+		return fmt.Errorf("codestore: open: %w", err)
+	}
+	// One admin connection: admin transactions queue in the pool,
+	// honouring their context, instead of each holding a connection
+	// blocked on SQLite's write lock.
+	s.db.SetMaxOpenConns(1)
+	s.db.SetMaxIdleConns(1)
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	if s.rdb, err = sql.Open("sqlite3", dsn(opts.Path, opts.BusyTimeout)+"&_query_only=true"); err != nil {
+		return fmt.Errorf("codestore: open: %w", err)
+	}
+	s.rdb.SetMaxOpenConns(maxReadConns)
+	s.rdb.SetMaxIdleConns(maxReadConns)
+	if err := s.stmts.prepare(ctx, s.rdb); err != nil {
+		return err
+	}
+	if s.wdb, err = sql.Open(writerDriver, retryDSN); err != nil {
+		return fmt.Errorf("codestore: open: %w", err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	if s.wconn, err = s.wdb.Conn(ctx); err != nil {
+		return fmt.Errorf("codestore: open writer: %w", err)
+	}
+	if err := s.wstmts.prepare(ctx, s.wconn); err != nil {
+		return err
+	}
+	if s.checkpoints, err = startCheckpointer(opts.Path, opts.Logger); err != nil {
+		return err
+	}
+	s.batch = newBatcher(s.beginBatch, s.settleCache)
+	s.checkpoints.watch(s.batch.commits.Load)
+	return nil
+}
+
+// closeDBs closes the statements and connections, whichever are open, and
+// returns their errors.
+func (s *Store) closeDBs() error {
+	s.stmts.close()
+	s.wstmts.close()
+	var errs []error
+	if s.checkpoints != nil {
+		errs = append(errs, s.checkpoints.close())
+	}
+	if s.wconn != nil {
+		errs = append(errs, s.wconn.Close())
+	}
+	for _, db := range []*sql.DB{s.wdb, s.rdb, s.db} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("codestore: close: %w", err)
+	}
+	return nil
 }
 
 // dsn builds the mattn/go-sqlite3 data source name: WAL, FULL sync (a
@@ -244,18 +275,11 @@ func (s *Store) Close() error {
 	if s.audit != nil {
 		s.audit.close()
 	}
-	s.batch.close()
-	cerr := s.checkpoints.close()
-	s.stmts.close()
-	s.wstmts.close()
-	rerr := s.rdb.Close()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("codestore: close: %w", err)
-	}
-	if err := errors.Join(rerr, cerr); err != nil {
-		return fmt.Errorf("codestore: close: %w", err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		s.batch.close()
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
 }
 
 // Ping checks that the database file answers a query.
@@ -272,35 +296,94 @@ func (s *Store) Ping(ctx context.Context) error {
 // context its statements run under: the caller's for update, a background
 // one for a group commit (a caller's cancellation must not interrupt the
 // writes of others).
+//
+// An admin transaction is a database/sql Tx (tx); a group commit runs
+// BEGIN IMMEDIATE and COMMIT itself on the writer's connection (conn), so
+// that its queries start no goroutine each (database/sql watches a Tx's
+// context for every Rows).
 type dbTx struct {
-	*sql.Tx
+	querier
+	tx  *sql.Tx
 	now time.Time
 	ctx context.Context
 }
 
-// begin starts an immediate transaction. While another connection holds
-// the write lock it retries for up to s.busy, giving up as soon as ctx
-// ends: SQLite's own busy wait ignores ctx, so a request deadline could
-// otherwise be overrun by the whole busy timeout. A lock still held at the
-// end gives an error wrapping ErrBusy.
+// querier is what *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stmt returns the prepared statement st for use in tx: the writer's
+// statements are prepared on its connection, so a group commit uses them
+// as they are.
+func (tx *dbTx) stmt(st *sql.Stmt) *sql.Stmt {
+	if tx.tx != nil {
+		return tx.tx.StmtContext(tx.ctx, st)
+	}
+	return st
+}
+
+// Commit commits the transaction, or rolls it back when the COMMIT fails
+// (SQLite leaves it open after, for example, a deferred constraint).
+func (tx *dbTx) Commit() error {
+	if tx.tx != nil {
+		return tx.tx.Commit()
+	}
+	if _, err := tx.ExecContext(tx.ctx, `COMMIT`); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return nil
+}
+
+// Rollback rolls the transaction back; it is a no-op (with an error) once
+// the transaction ended.
+func (tx *dbTx) Rollback() error {
+	if tx.tx != nil {
+		return tx.tx.Rollback()
+	}
+	_, err := tx.ExecContext(tx.ctx, `ROLLBACK`)
+	return err
+}
+
+// begin starts an immediate admin transaction (see retryBusy).
 func (s *Store) begin(ctx context.Context) (*dbTx, error) {
+	var tx *sql.Tx
+	err := s.retryBusy(ctx, func() (err error) {
+		tx, err = s.db.BeginTx(ctx, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dbTx{querier: tx, tx: tx, now: s.now(), ctx: ctx}, nil
+}
+
+// retryBusy runs begin, which starts a transaction, until it succeeds.
+// While another connection holds the write lock it retries for up to
+// s.busy, giving up as soon as ctx ends: SQLite's own busy wait ignores
+// ctx, so a request deadline could otherwise be overrun by the whole busy
+// timeout. A lock still held at the end gives an error wrapping ErrBusy.
+func (s *Store) retryBusy(ctx context.Context, begin func() error) error {
 	deadline := time.Now().Add(s.busy)
 	for {
-		tx, err := s.db.BeginTx(ctx, nil)
+		err := begin()
 		if err == nil {
-			return &dbTx{Tx: tx, now: s.now(), ctx: ctx}, nil
+			return nil
 		}
 		if !isBusy(err) {
-			return nil, fmt.Errorf("codestore: begin: %w", err)
+			return fmt.Errorf("codestore: begin: %w", err)
 		}
 		if !time.Now().Before(deadline) {
-			return nil, fmt.Errorf("codestore: begin: %w: %w", ErrBusy, err)
+			return fmt.Errorf("codestore: begin: %w: %w", ErrBusy, err)
 		}
 		t := time.NewTimer(busySlice / 4)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("codestore: begin: %w: %w", ErrBusy, ctx.Err())
+			return fmt.Errorf("codestore: begin: %w: %w", ErrBusy, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -312,13 +395,17 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
-// beginBatch begins a group commit's transaction, with the writer's user
-// cache brought up to date.
+// beginBatch begins a group commit's transaction on the writer's
+// connection, with the writer's user cache brought up to date.
 func (s *Store) beginBatch(ctx context.Context) (*dbTx, error) {
-	tx, err := s.begin(ctx)
+	err := s.retryBusy(ctx, func() error {
+		_, err := s.wconn.ExecContext(ctx, `BEGIN IMMEDIATE`)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
+	tx := &dbTx{querier: s.wconn, now: s.now(), ctx: ctx}
 	if err := s.syncCache(tx); err != nil {
 		tx.Rollback()
 		return nil, err
@@ -336,9 +423,6 @@ func (s *Store) update(ctx context.Context, fn func(tx *dbTx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	// Set before COMMIT releases the write connection, so the writer's
-	// next batch (which needs that connection) sees it.
-	s.adminWrote.Store(true)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("codestore: commit: %w", err)
 	}
@@ -398,13 +482,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	newest := len(ms)
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("codestore: migrate: %w", err)
-	}
 	check := func(tx *dbTx) (int, error) {
 		var v int
 		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
@@ -415,7 +492,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return v, nil
 	}
-	if err := s.update(ctx, func(tx *dbTx) error { _, err := check(tx); return err }); err != nil {
+	// Inside a transaction, whose begin waits out other processes opening
+	// the same file.
+	err = s.update(ctx, func(tx *dbTx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT    NOT NULL,
+			applied_at INTEGER NOT NULL
+		)`); err != nil {
+			return fmt.Errorf("codestore: migrate: %w", err)
+		}
+		_, err := check(tx)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	for _, m := range ms {

@@ -49,10 +49,10 @@ type userState struct {
 // userCache is the writer's copy of the user rows and enabled devices it
 // has read, so that a login costs no read. Only the writer goroutine
 // touches it, inside its transactions. It is exact there: at each
-// transaction's start the writer drops it when another connection has
-// committed since the last one (PRAGMA data_version), and when an admin
-// transaction of this process ran (adminWrote); the writer's own changes
-// are written through. When a write fails or a COMMIT does, it is
+// transaction's start the writer drops it when another connection (another
+// process, or this Store's admin connection) has committed since the last
+// one (PRAGMA data_version); the writer's own changes are written
+// through. When a write fails or a COMMIT does, it is
 // dropped too, since the rows may not hold what it says.
 type userCache struct {
 	users       map[string]*userState
@@ -65,11 +65,11 @@ type userCache struct {
 // writer's last transaction. It runs at the start of every batch.
 func (s *Store) syncCache(tx *dbTx) error {
 	var v int64
-	if err := tx.QueryRowContext(tx.ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+	if err := tx.stmt(s.wstmts.dataVersion).QueryRowContext(tx.ctx).Scan(&v); err != nil {
 		return fmt.Errorf("codestore: data version: %w", err)
 	}
 	c := &s.cache
-	if v != c.dataVersion || s.adminWrote.Swap(false) || c.users == nil {
+	if v != c.dataVersion || c.users == nil {
 		c.users = make(map[string]*userState)
 		c.dataVersion = v
 	}
@@ -202,9 +202,9 @@ func (t *userTx) VerifyDeviceCode(code string) (int64, bool, error) {
 	var res sql.Result
 	switch d.typ {
 	case TOTP:
-		res, err = t.tx.StmtContext(t.tx.ctx, t.s.wstmts.totpStep).ExecContext(t.tx.ctx, match, t.tx.now.Unix(), d.id, match)
+		res, err = t.tx.stmt(t.s.wstmts.totpStep).ExecContext(t.tx.ctx, match, t.tx.now.Unix(), d.id, match)
 	default: // HOTP
-		res, err = t.tx.StmtContext(t.tx.ctx, t.s.wstmts.hotpCounter).ExecContext(t.tx.ctx, match+1, t.tx.now.Unix(), d.id, d.counter)
+		res, err = t.tx.stmt(t.s.wstmts.hotpCounter).ExecContext(t.tx.ctx, match+1, t.tx.now.Unix(), d.id, d.counter)
 	}
 	ok, err := oneRow(res, err)
 	if err != nil {
@@ -228,7 +228,7 @@ func (t *userTx) ConsumeBypassCode(code string) (int64, bool, error) {
 	if t.st == nil || !AllDigits(code) || len(code) < 6 || len(code) > 16 {
 		return 0, false, nil
 	}
-	id, ok, err := t.s.consume(t.tx.ctx, t.tx, t.st.user.ID, t.s.codeHash(t.st.user.ID, code))
+	id, ok, err := t.s.consume(t.tx, t.st.user.ID, t.s.codeHash(t.st.user.ID, code))
 	if err != nil {
 		return 0, false, t.failed(err)
 	}
@@ -250,7 +250,7 @@ func (t *userTx) RecordFailure(r LockoutRules) (bool, error) {
 		return true, nil // still locked: nothing more to count
 	}
 	next := nextFailure(failureState{locked: u.Locked, lockedUntil: nullUnix(u.LockedUntil), failures: u.Failures, start: t.st.failureStart}, t.tx.now, r)
-	_, err := t.tx.StmtContext(t.tx.ctx, t.s.wstmts.setFailures).ExecContext(t.tx.ctx,
+	_, err := t.tx.stmt(t.s.wstmts.setFailures).ExecContext(t.tx.ctx,
 		next.locked, next.lockedUntil, next.failures, next.start, u.ID)
 	if err != nil {
 		return false, t.failed(fmt.Errorf("codestore: record failure: %w", err))
@@ -269,7 +269,7 @@ func (t *userTx) ResetFailures() error {
 		return nil // the common case: nothing to clear, nothing written
 	}
 	now := t.tx.now.Unix()
-	if _, err := t.tx.StmtContext(t.tx.ctx, t.s.wstmts.resetFailures).ExecContext(t.tx.ctx, now, now, u.ID); err != nil {
+	if _, err := t.tx.stmt(t.s.wstmts.resetFailures).ExecContext(t.tx.ctx, now, now, u.ID); err != nil {
 		return t.failed(fmt.Errorf("codestore: reset failures: %w", err))
 	}
 	// As the statement: a lock still in force is kept, an expired one

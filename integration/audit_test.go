@@ -265,8 +265,10 @@ func TestJanitorRemovesExpiredCodeWithoutARequest(t *testing.T) {
 	e := newEnv(t, settings{extra: `audit_retention = "720h"`})
 	e.addUser("alice", password)
 	e.enrolTOTP("alice")
-	e.issue("alice", "--ttl", "1s")
+	// The long-lived code first: issuing deletes the user's expired codes,
+	// and on a loaded machine the short one may be expired by then.
 	e.issue("alice", "--ttl", "1h")
+	e.issue("alice", "--ttl", "1s")
 	dbPath := filepath.Join(e.dir, "radgate.db")
 	// An auth row older than audit_retention, as an old server wrote it.
 	old := time.Now().Add(-721 * time.Hour).Unix()
