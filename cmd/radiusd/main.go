@@ -34,6 +34,7 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
+	keepFreedMemory()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
