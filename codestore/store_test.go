@@ -42,6 +42,23 @@ func TestOpenSetsPragmasAndMigrates(t *testing.T) {
 			}
 		})
 	}
+	// The group-commit writer's own connection commits every login: its
+	// COMMIT must sync too, and it checkpoints only as a backstop.
+	err = db.batch.do(ctx, func(tx *dbTx) error {
+		for pragma, want := range map[string]string{"synchronous": "2", "journal_mode": "wal", "wal_autocheckpoint": "20000"} {
+			var got string
+			if err := tx.QueryRowContext(tx.ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+				return err
+			}
+			if got != want {
+				t.Errorf("writer PRAGMA %s = %q, want %q", pragma, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var v int
 	if err := conn.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
 		t.Fatal(err)
