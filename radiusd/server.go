@@ -77,6 +77,7 @@ type Server struct {
 
 	state      atomic.Pointer[serverState]
 	sem        chan struct{}
+	jobs       chan job // to idle workers (unbuffered)
 	dups       *dupCache
 	challenges *challengeTable
 	unknownLog *logLimiter // packets from unknown sources
@@ -149,6 +150,7 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 		now:        cfg.Now,
 		obs:        cfg.Observer,
 		sem:        make(chan struct{}, cfg.MaxInflight),
+		jobs:       make(chan job),
 		dups:       newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
 		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
 		unknownLog: newLogLimiter(1, 5),
@@ -386,9 +388,49 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 		s.drop(dropOverload)
 		return
 	}
-	own := append([]byte(nil), pkt...)
 	s.wg.Add(1)
-	go s.process(conn, st, c, own, from, src, key)
+	j := job{conn: conn, st: st, c: c, pkt: append([]byte(nil), pkt...), from: from, src: src, key: key}
+	select {
+	case s.jobs <- j: // an idle worker takes it
+	default:
+		go s.worker(j)
+	}
+}
+
+// job is one admitted Access-Request for a worker; pkt is its own copy.
+type job struct {
+	conn net.PacketConn
+	st   *serverState
+	c    *Client
+	pkt  []byte
+	from net.Addr
+	src  netip.AddrPort
+	key  dupKey
+}
+
+// workerIdle is how long a worker waits for another request before it
+// exits.
+const workerIdle = 10 * time.Second
+
+// worker processes j, then the requests handed to it, until it has been
+// idle for workerIdle or the server shuts down. Workers outlive a request
+// so that their grown stacks are reused: a goroutine per request started
+// small and copied its stack as a decision went deeper. There are at most
+// as many as requests were in flight at once (MaxInflight).
+func (s *Server) worker(j job) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		s.process(j.conn, j.st, j.c, j.pkt, j.from, j.src, j.key)
+		idle.Reset(workerIdle)
+		select {
+		case j = <-s.jobs:
+		case <-idle.C:
+			return
+		case <-s.baseCtx.Done():
+			return
+		}
+	}
 }
 
 // warnLimited logs a warning about remote misbehaviour through limiter l,
