@@ -234,6 +234,9 @@ func dsn(path string, busy time.Duration) string {
 	v.Set("_foreign_keys", "on")
 	v.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	v.Set("_txlock", "immediate")
+	// database/sql hands a connection to one goroutine at a time, so
+	// SQLite's per-connection mutex only costs a lock per call.
+	v.Set("_mutex", "no")
 	return path + "?" + v.Encode()
 }
 
