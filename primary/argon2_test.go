@@ -226,14 +226,20 @@ func FuzzVerifyPassword(f *testing.F) {
 	})
 }
 
-// BenchmarkVerifyDefault is one argon2id verification at DefaultArgon2:
-// the cost of every login with the local backend (docs/performance.md).
-func BenchmarkVerifyDefault(b *testing.B) {
+// defaultHash returns a hash of "correct horse" at DefaultArgon2 and a
+// Local to verify it with.
+func defaultHash(b *testing.B) (string, *Local) {
 	h, err := HashPassword("correct horse", DefaultArgon2)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := NewLocal(nil, DefaultArgon2)
+	return h, NewLocal(nil, DefaultArgon2)
+}
+
+// BenchmarkVerifyDefault is one argon2id verification at DefaultArgon2:
+// the cost of every login with the local backend (docs/performance.md).
+func BenchmarkVerifyDefault(b *testing.B) {
+	h, l := defaultHash(b)
 	b.ResetTimer()
 	for range b.N {
 		if ok, err := verifyPassword(l.kdf, h, "correct horse"); !ok || err != nil {
@@ -246,11 +252,7 @@ func BenchmarkVerifyDefault(b *testing.B) {
 // at once: ns/op is the machine's cost per login, to compare with the
 // single-core figure divided by the core count (docs/performance.md).
 func BenchmarkVerifyDefaultParallel(b *testing.B) {
-	h, err := HashPassword("correct horse", DefaultArgon2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	l := NewLocal(nil, DefaultArgon2)
+	h, l := defaultHash(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
