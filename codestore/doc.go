@@ -7,9 +7,13 @@
 // code's terms (a trigger), atomic single-statement consumption that deletes
 // a spent code, and codes stored only as HMAC-SHA256(key, user id ‖ code).
 //
-// Writes of the login path (code uses, TOTP/HOTP steps, failure counts,
-// audit events) are group-committed: one writer goroutine runs every queued
-// write in one transaction with one fsync (synchronous=FULL), and each
-// caller returns only after that commit. Reads use a separate pool of
-// read-only connections that never wait behind the writer (WAL).
+// Writes of the login path are group-committed: one writer goroutine, on
+// its own connection, runs every queued write in one transaction with one
+// fsync (synchronous=FULL), and each caller returns only after that
+// commit. A login's second step (Store.WithUser: the user checks, the
+// device or bypass code, the failure count) is one such write; the writer
+// keeps the users it has read in a cache that is exact inside its
+// transactions (PRAGMA data_version shows any other connection's commit).
+// Other reads use a pool of read-only connections that never wait behind
+// the writer (WAL), and WAL checkpoints run in the background.
 package codestore

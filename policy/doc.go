@@ -20,6 +20,8 @@
 //	   ├─ error ───────────────────────────────────▶ Reject primary_unavailable
 //	   ├─ user unknown ────────────────────────────▶ Reject unknown_user
 //	   └─ no candidate passed ─────────────────────▶ Reject bad_password
+//	one store transaction (Store.WithUser) ─ error ▶ failmode, as above
+//	   (the user re-read there; gone ──────────────▶ Reject unknown_user)
 //	disabled ──────────────────────────────────────▶ Reject disabled
 //	locked ────────────────────────────────────────▶ Reject locked_out
 //	RequireEnrolledDevice and no enabled device ───▶ Reject no_device
@@ -27,6 +29,10 @@
 //	device code ok ─▶ ResetFailures ───────────────▶ Accept device_code
 //	bypass code ok ─▶ ResetFailures ───────────────▶ Accept bypass_code
 //	else RecordFailure ─▶ Reject locked_out if that locked, else bad_code
+//
+// Everything from "disabled" on runs inside that one transaction, so the
+// checks see the user as the code is spent, and the decision is on disk
+// when Decide returns. With primary backend "none" the flow starts there.
 //
 // An answer to a challenge (Request.Challenge set) skips the split and the
 // primary check: Password is the code, and the user is re-loaded and
