@@ -248,3 +248,48 @@ func TestWithUserNeverRunsAfterReturn(t *testing.T) {
 		t.Fatalf("WithUser returned (%v) while fn ran", err)
 	}
 }
+
+// TestFailedCommitDropsCache checks that what a write wrote through to the
+// cache is forgotten when its batch's COMMIT fails: the next transaction
+// sees the database, not the lost write.
+func TestFailedCommitDropsCache(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	db.mustUser(t, "alice")
+	if v := db.view(t, "alice"); v.user.Failures != 0 {
+		t.Fatalf("failures %d at start", v.user.Failures)
+	}
+	release, _ := blockWriter(t, db)
+	// One batch: a failure count for alice, and a write whose deferred
+	// foreign key makes the COMMIT fail.
+	counted := make(chan error, 1)
+	go func() {
+		counted <- db.WithUser(ctx, "alice", func(tx UserTx) error {
+			_, err := tx.RecordFailure(LockoutRules{MaxFailures: 100})
+			return err
+		})
+	}()
+	waitQueued(t, db, 1)
+	poisoned := make(chan error, 1)
+	go func() {
+		poisoned <- db.batch.do(ctx, func(tx *dbTx) error {
+			if _, err := tx.ExecContext(tx.ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(tx.ctx, `INSERT INTO devices (user_id, type, label, secret_enc, digits, period, created_at)
+				VALUES (999999, 'totp', '', x'00', 6, 30, 0)`)
+			return err
+		})
+	}()
+	waitQueued(t, db, 2)
+	release()
+	if err := <-counted; err == nil {
+		t.Fatal("failure count reported written although its COMMIT failed")
+	}
+	if err := <-poisoned; err == nil {
+		t.Fatal("poison write committed")
+	}
+	if v := db.view(t, "alice"); v.user.Failures != 0 {
+		t.Fatalf("cache kept %d failures of a failed COMMIT", v.user.Failures)
+	}
+}
