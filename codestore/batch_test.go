@@ -141,23 +141,25 @@ func TestBatchErrorStaysWithItsWrite(t *testing.T) {
 	}
 }
 
+// poisonCommit is a write whose statements succeed and whose batch's
+// COMMIT fails: it defers foreign-key checks and inserts a device of a user
+// that does not exist.
+func poisonCommit(tx *dbTx) error {
+	if _, err := tx.ExecContext(tx.ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(tx.ctx, `INSERT INTO devices (user_id, type, label, secret_enc, digits, period, created_at)
+		VALUES (999999, 'totp', '', x'00', 6, 30, 0)`)
+	return err
+}
+
 func TestBatchCommitErrorReachesEveryWaiter(t *testing.T) {
 	db := mustOpen(t)
 	release, _ := blockWriter(t, db)
-	// The poison write defers foreign-key checks and inserts a device of a
-	// user that does not exist: its statement succeeds, and the COMMIT of
-	// its whole batch fails.
+	// The poison write's statements succeed, and the COMMIT of its whole
+	// batch fails.
 	poisonErr := make(chan error, 1)
-	go func() {
-		poisonErr <- db.batch.do(context.Background(), func(tx *dbTx) error {
-			if _, err := tx.ExecContext(tx.ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(tx.ctx, `INSERT INTO devices (user_id, type, label, secret_enc, digits, period, created_at)
-				VALUES (999999, 'totp', '', x'00', 6, 30, 0)`)
-			return err
-		})
-	}()
+	go func() { poisonErr <- db.batch.do(context.Background(), poisonCommit) }()
 	waitQueued(t, db, 1)
 	const n = 16
 	errs := make([]error, n)

@@ -260,8 +260,8 @@ func TestFailedCommitDropsCache(t *testing.T) {
 		t.Fatalf("failures %d at start", v.user.Failures)
 	}
 	release, _ := blockWriter(t, db)
-	// One batch: a failure count for alice, and a write whose deferred
-	// foreign key makes the COMMIT fail.
+	// One batch: a failure count for alice, and a write that makes the
+	// COMMIT fail.
 	counted := make(chan error, 1)
 	go func() {
 		counted <- db.WithUser(ctx, "alice", func(tx UserTx) error {
@@ -271,16 +271,7 @@ func TestFailedCommitDropsCache(t *testing.T) {
 	}()
 	waitQueued(t, db, 1)
 	poisoned := make(chan error, 1)
-	go func() {
-		poisoned <- db.batch.do(ctx, func(tx *dbTx) error {
-			if _, err := tx.ExecContext(tx.ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(tx.ctx, `INSERT INTO devices (user_id, type, label, secret_enc, digits, period, created_at)
-				VALUES (999999, 'totp', '', x'00', 6, 30, 0)`)
-			return err
-		})
-	}()
+	go func() { poisoned <- db.batch.do(ctx, poisonCommit) }()
 	waitQueued(t, db, 2)
 	release()
 	if err := <-counted; err == nil {
