@@ -195,7 +195,7 @@ func TestParseFull(t *testing.T) {
 				},
 			},
 		},
-		Primary: Primary{Backend: "ldap", PassThroughAttributes: []string{"Class", "Filter-Id"}, Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
+		Primary: Primary{Backend: "radius", PassThroughAttributes: []string{"Class", "Filter-Id"}, Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1}},
 		LDAP: &LDAP{
 			URL:          "ldap://dc1.corp.example:389",
 			StartTLS:     true,

@@ -142,6 +142,11 @@ func (c *Config) validatePrimary(ps *problems) {
 			return
 		}
 	}
+	if len(c.Primary.PassThroughAttributes) > 0 && c.Primary.Backend != "radius" {
+		ps.add("primary.pass_through_attributes", nil,
+			`primary.pass_through_attributes copies attributes of an upstream RADIUS Accept; primary.backend is %q, not "radius"`, c.Primary.Backend)
+		return
+	}
 	if _, err := radattr.NewSelector(c.Primary.PassThroughAttributes); err != nil {
 		ps.add("primary.pass_through_attributes", nil, "primary.pass_through_attributes: %v (known: %s, Vendor-Specific:N)",
 			err, strings.Join(radattr.Names(), ", "))

@@ -20,6 +20,13 @@ const ldapBlock = `ldap {
 }
 `
 
+// upstreamBlock is a valid upstream block.
+const upstreamBlock = `upstream "nps" {
+  address = "192.0.2.9:1812"
+  secret  = "upstream-test-secret"
+}
+`
+
 // ldapWith returns ldapBlock with extra lines added at its end.
 func ldapWith(extra string) string {
 	return strings.TrimSuffix(ldapBlock, "}\n") + extra + "}\n"
@@ -107,8 +114,8 @@ func TestParseProblems(t *testing.T) {
 		{name: "ldap backend with ldap block", input: "primary {\n  backend = \"ldap\"\n}\n" + ldapBlock},
 		{name: "radius backend without upstream", input: "primary {\n  backend = \"radius\"\n}\n",
 			wantErr: `test.hcl:2: primary.backend is "radius" but there is no upstream block`},
-		{name: "empty pass-through name", input: "primary {\n  pass_through_attributes = [\"Class\", \"\"]\n}\n",
-			wantErr: `test.hcl:2: primary.pass_through_attributes has an empty name`},
+		{name: "empty pass-through name", input: "primary {\n  backend = \"radius\"\n  pass_through_attributes = [\"Class\", \"\"]\n}\n" + upstreamBlock,
+			wantErr: `test.hcl:3: primary.pass_through_attributes has an empty name`},
 		{name: "ldap bad url", input: strings.Replace(ldapBlock, "ldaps://dc.example", "https://dc.example", 1),
 			wantErr: `test.hcl:2: ldap.url "https://dc.example" must be ldap://host[:port] or ldaps://host[:port]`},
 		{name: "ldap url with credentials", input: strings.Replace(ldapBlock, "ldaps://dc.example", "ldaps://svc:Pa55word@dc.example", 1),
@@ -152,9 +159,12 @@ func TestParseProblems(t *testing.T) {
 		{name: "username_normalization", input: "policy {\n  username_normalization = \"strip\"\n}\n",
 			wantErr: `test.hcl:2: policy.username_normalization "strip" is not one of none, simple`},
 		{name: "username_normalization simple", input: "policy {\n  username_normalization = \"simple\"\n}\n"},
-		{name: "pass-through unknown", input: "primary {\n  pass_through_attributes = [\"Class\", \"User-Password\"]\n}\n",
-			wantErr: `test.hcl:2: primary.pass_through_attributes: radattr: unknown attribute name "User-Password"`},
-		{name: "pass-through vendor", input: "primary {\n  pass_through_attributes = [\"Class\", \"Vendor-Specific:311\", \"Session-Timeout\"]\n}\n"},
+		{name: "pass-through unknown", input: "primary {\n  backend = \"radius\"\n  pass_through_attributes = [\"Class\", \"User-Password\"]\n}\n" + upstreamBlock,
+			wantErr: `test.hcl:3: primary.pass_through_attributes: radattr: unknown attribute name "User-Password"`},
+		{name: "pass-through vendor", input: "primary {\n  backend = \"radius\"\n  pass_through_attributes = [\"Class\", \"Vendor-Specific:311\", \"Session-Timeout\"]\n}\n" + upstreamBlock},
+		{name: "pass-through without an upstream to copy from", input: "primary {\n  backend = \"ldap\"\n  pass_through_attributes = [\"Class\"]\n}\n" + ldapBlock,
+			wantErr: `test.hcl:3: primary.pass_through_attributes copies attributes of an upstream RADIUS Accept; primary.backend is "ldap", not "radius"`},
+		{name: "empty pass-through list with another backend", input: "primary {\n  pass_through_attributes = []\n}\n"},
 		{name: "client reply", input: "client \"a\" {\n  address = \"192.0.2.1\"\n  secret = \"t\"\n  reply = { \"Class\" = \"x\", \"Idle-Timeout\" = 600 }\n}\n"},
 		{name: "client reply unknown attribute", input: "client \"a\" {\n  address = \"192.0.2.1\"\n  secret = \"t\"\n  reply = { \"Framed-Route\" = \"x\" }\n}\n",
 			wantErr: `test.hcl:4: client "a": reply: radattr: unknown attribute name "Framed-Route"`},

@@ -31,7 +31,7 @@ client "v6" {
 }
 
 primary {
-  backend                 = "ldap"
+  backend                 = "radius"
   pass_through_attributes = ["Class", "Filter-Id"]
 }
 
