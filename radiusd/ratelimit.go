@@ -5,19 +5,41 @@ import (
 	"time"
 )
 
+// tokenBucket is the state of one token bucket; its owner keeps the rate
+// and the lock.
+type tokenBucket struct {
+	tokens float64
+	last   time.Time // of the last refill; zero: never refilled
+}
+
+// refill adds the tokens earned since the last refill at rate per second,
+// up to burst, and reports whether the bucket is full.
+func (b *tokenBucket) refill(rate, burst float64, now time.Time) bool {
+	if !b.last.IsZero() {
+		if d := now.Sub(b.last).Seconds(); d > 0 {
+			b.tokens += d * rate
+		}
+	}
+	b.last = now
+	if b.tokens >= burst {
+		b.tokens = burst
+		return true
+	}
+	return false
+}
+
 // logLimiter is a token bucket for log lines about remote misbehaviour,
 // so a flood of bad datagrams yields a few lines, never one per packet.
 type logLimiter struct {
 	mu         sync.Mutex
 	rate       float64 // tokens per second
 	burst      float64
-	tokens     float64
-	last       time.Time
+	bucket     tokenBucket
 	suppressed uint64
 }
 
 func newLogLimiter(perSecond, burst float64) *logLimiter {
-	return &logLimiter{rate: perSecond, burst: burst, tokens: burst}
+	return &logLimiter{rate: perSecond, burst: burst, bucket: tokenBucket{tokens: burst}}
 }
 
 // allow takes a token at now. When it returns true, suppressed is the
@@ -25,17 +47,12 @@ func newLogLimiter(perSecond, burst float64) *logLimiter {
 func (l *logLimiter) allow(now time.Time) (ok bool, suppressed uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.last.IsZero() {
-		if d := now.Sub(l.last).Seconds(); d > 0 {
-			l.tokens = min(l.burst, l.tokens+d*l.rate)
-		}
-	}
-	l.last = now
-	if l.tokens < 1 {
+	l.bucket.refill(l.rate, l.burst, now)
+	if l.bucket.tokens < 1 {
 		l.suppressed++
 		return false, 0
 	}
-	l.tokens--
+	l.bucket.tokens--
 	suppressed, l.suppressed = l.suppressed, 0
 	return true, suppressed
 }

@@ -34,27 +34,19 @@ type sourceLimiter struct {
 }
 
 type sourceBucket struct {
-	tokens float64
-	last   time.Time
-	limit  RateLimit
+	tokenBucket
+	limit RateLimit
 }
 
 func newSourceLimiter(max int) *sourceLimiter {
 	return &sourceLimiter{max: max, buckets: make(map[netip.Addr]*sourceBucket)}
 }
 
-// refill brings b up to now under limit r and reports whether it is full.
-func (b *sourceBucket) refill(r RateLimit, now time.Time) bool {
-	if d := now.Sub(b.last).Seconds(); d > 0 {
-		b.tokens += d * r.PerSecond
-	}
-	b.last = now
+// refillUnder brings b up to now under limit r and reports whether it is
+// full.
+func (b *sourceBucket) refillUnder(r RateLimit, now time.Time) bool {
 	b.limit = r
-	if b.tokens >= float64(r.Burst) {
-		b.tokens = float64(r.Burst)
-		return true
-	}
-	return false
+	return b.refill(r.PerSecond, float64(r.Burst), now)
 }
 
 // admit takes a token from addr's bucket under r and reports whether the
@@ -70,10 +62,10 @@ func (l *sourceLimiter) admit(addr netip.Addr, r RateLimit, now time.Time) bool 
 		if len(l.buckets) >= l.max && !l.prune(now) {
 			return false
 		}
-		b = &sourceBucket{tokens: float64(r.Burst), last: now, limit: r}
+		b = &sourceBucket{tokenBucket: tokenBucket{tokens: float64(r.Burst), last: now}, limit: r}
 		l.buckets[addr] = b
 	}
-	b.refill(r, now)
+	b.refillUnder(r, now)
 	if b.tokens < 1 {
 		return false
 	}
@@ -96,7 +88,7 @@ func (l *sourceLimiter) refund(addr netip.Addr, r RateLimit) {
 // prune forgets full buckets and reports whether there is room now.
 func (l *sourceLimiter) prune(now time.Time) bool {
 	for a, b := range l.buckets {
-		if b.refill(b.limit, now) {
+		if b.refillUnder(b.limit, now) {
 			delete(l.buckets, a)
 		}
 	}
