@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/radgate/radgate/config"
 	"github.com/radgate/radgate/primary"
 )
 
@@ -16,10 +17,10 @@ func BenchmarkBackendLDAP(b *testing.B) {
 	s := startSlapd(b)
 	tests := []struct {
 		name string
-		cfg  primary.LDAPConfig
+		cfg  config.LDAP
 	}{
-		{name: "plain", cfg: primary.LDAPConfig{URL: s.url()}},
-		{name: "starttls", cfg: primary.LDAPConfig{URL: s.url(), StartTLS: true, CAFile: s.ca.caFile}},
+		{name: "plain", cfg: config.LDAP{URL: s.url()}},
+		{name: "starttls", cfg: config.LDAP{URL: s.url(), StartTLS: true, CAFile: s.ca.caFile}},
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {
@@ -51,7 +52,7 @@ func BenchmarkBackendLDAP(b *testing.B) {
 
 func BenchmarkBackendRADIUS(b *testing.B) {
 	f := startFreeRADIUS(b, frOptions{secret: upstreamSecret, users: upstreamUsers("a")})
-	r, err := primary.NewRADIUS([]primary.Upstream{{Name: "a", Address: f.addr(), Secret: []byte(upstreamSecret), Timeout: 5 * time.Second}},
+	r, err := primary.NewRADIUS([]config.Upstream{{Name: "a", Address: f.addr(), Secret: []byte(upstreamSecret), Timeout: 5 * time.Second, RequireMessageAuthenticator: true}},
 		[]string{"Class"}, nil)
 	if err != nil {
 		b.Fatal(err)

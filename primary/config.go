@@ -27,28 +27,9 @@ func New(cfg *config.Config, hashes HashLookup, log hclog.Logger) (Authenticator
 		if cfg.LDAP == nil {
 			return nil, fmt.Errorf("%w: backend ldap without an ldap block", ErrLDAPConfig)
 		}
-		l := cfg.LDAP
-		return NewLDAP(LDAPConfig{
-			URL:                l.URL,
-			StartTLS:           l.StartTLS,
-			CAFile:             l.CAFile,
-			InsecureSkipVerify: l.InsecureSkipVerify,
-			BindDN:             l.BindDN,
-			BindPassword:       l.BindPassword,
-			BaseDN:             l.BaseDN,
-			UserFilter:         l.UserFilter,
-			RequiredGroups:     l.RequiredGroups,
-			GroupFilter:        l.GroupFilter,
-			Timeout:            l.Timeout,
-			PoolSize:           l.PoolSize,
-		}, log)
+		return NewLDAP(*cfg.LDAP, log)
 	case "radius":
-		ups := make([]Upstream, len(cfg.Upstreams))
-		for i, u := range cfg.Upstreams {
-			ups[i] = Upstream{Name: u.Name, Address: u.Address, Secret: u.Secret, Timeout: u.Timeout, Retries: u.Retries,
-				AllowMissingMessageAuthenticator: !u.RequireMessageAuthenticator}
-		}
-		return NewRADIUS(ups, cfg.Primary.PassThroughAttributes, log)
+		return NewRADIUS(cfg.Upstreams, cfg.Primary.PassThroughAttributes, log)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownBackend, cfg.Primary.Backend)
 }

@@ -15,9 +15,11 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/radgate/radgate/config"
 )
 
-// Defaults of LDAPConfig.
+// Defaults of the ldap block's zero fields.
 const (
 	DefaultLDAPTimeout  = 5 * time.Second
 	DefaultLDAPPoolSize = 4
@@ -32,41 +34,6 @@ const (
 // ErrLDAPConfig is wrapped by NewLDAP errors about its settings.
 var ErrLDAPConfig = errors.New("primary: invalid ldap settings")
 
-// LDAPConfig configures the LDAP backend; see the ldap block of the config.
-type LDAPConfig struct {
-	// URL is ldap://host[:port] or ldaps://host[:port].
-	URL string
-	// StartTLS upgrades an ldap:// connection before anything is sent.
-	StartTLS bool
-	// CAFile is a PEM bundle of trusted CAs; "" uses the system roots.
-	CAFile string
-	// InsecureSkipVerify skips the server certificate check. NewLDAP logs
-	// a warning when it is set.
-	InsecureSkipVerify bool
-	// BindDN and BindPassword are the service account that searches for
-	// users; both empty means an anonymous search.
-	BindDN       string
-	BindPassword string
-	// BaseDN is where users (and, with GroupFilter, groups) are searched.
-	BaseDN string
-	// UserFilter finds the user: {username} is replaced by
-	// Credentials.User and {login} by Credentials.Login, both escaped
-	// with ldap.EscapeFilter.
-	UserFilter string
-	// RequiredGroups are group DNs; the user must be in at least one.
-	// Empty means no group check.
-	RequiredGroups []string
-	// GroupFilter, when set, finds the user's groups by a search under
-	// BaseDN ({dn}, {username} and {login} replaced, escaped) instead of
-	// reading the user's memberOf attribute.
-	GroupFilter string
-	// Timeout bounds one whole check: waiting for a connection, dialling,
-	// StartTLS, searches and binds. Default 5s.
-	Timeout time.Duration
-	// PoolSize bounds the open connections. Default 4.
-	PoolSize int
-}
-
 // LDAP checks passwords by binding to an LDAP directory (OpenLDAP, Active
 // Directory) as the user. It is safe for concurrent use.
 //
@@ -76,7 +43,7 @@ type LDAPConfig struct {
 // check RequiredGroups. An empty password is rejected before anything is
 // sent: it would be an anonymous bind, which most servers accept.
 type LDAP struct {
-	cfg    LDAPConfig
+	cfg    config.LDAP
 	tls    *tls.Config
 	groups []*ldap.DN
 	log    hclog.Logger
@@ -90,7 +57,7 @@ var _ Authenticator = (*LDAP)(nil)
 
 // NewLDAP checks cfg, reads the CA file and returns the backend. It does
 // not connect. A nil log discards. Errors wrap ErrLDAPConfig.
-func NewLDAP(cfg LDAPConfig, log hclog.Logger) (*LDAP, error) {
+func NewLDAP(cfg config.LDAP, log hclog.Logger) (*LDAP, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/radgate/radgate/config"
 )
 
 func TestNewLDAPErrors(t *testing.T) {
@@ -16,18 +18,18 @@ func TestNewLDAPErrors(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("nothing here"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ok := LDAPConfig{URL: "ldap://127.0.0.1:389", BaseDN: "dc=x", UserFilter: "(uid={username})"}
+	ok := config.LDAP{URL: "ldap://127.0.0.1:389", BaseDN: "dc=x", UserFilter: "(uid={username})"}
 	tests := []struct {
 		name string
-		edit func(*LDAPConfig)
+		edit func(*config.LDAP)
 	}{
-		{name: "bad scheme", edit: func(c *LDAPConfig) { c.URL = "ldapi:///var/run/slapd" }},
-		{name: "no host", edit: func(c *LDAPConfig) { c.URL = "ldap://" }},
-		{name: "starttls over ldaps", edit: func(c *LDAPConfig) { c.URL, c.StartTLS = "ldaps://h", true }},
-		{name: "filter without placeholder", edit: func(c *LDAPConfig) { c.UserFilter = "(uid=alice)" }},
-		{name: "group not a dn", edit: func(c *LDAPConfig) { c.RequiredGroups = []string{"vpn users"} }},
-		{name: "missing ca file", edit: func(c *LDAPConfig) { c.StartTLS, c.CAFile = true, filepath.Join(dir, "none.pem") }},
-		{name: "ca file without certificate", edit: func(c *LDAPConfig) { c.StartTLS, c.CAFile = true, notPEM }},
+		{name: "bad scheme", edit: func(c *config.LDAP) { c.URL = "ldapi:///var/run/slapd" }},
+		{name: "no host", edit: func(c *config.LDAP) { c.URL = "ldap://" }},
+		{name: "starttls over ldaps", edit: func(c *config.LDAP) { c.URL, c.StartTLS = "ldaps://h", true }},
+		{name: "filter without placeholder", edit: func(c *config.LDAP) { c.UserFilter = "(uid=alice)" }},
+		{name: "group not a dn", edit: func(c *config.LDAP) { c.RequiredGroups = []string{"vpn users"} }},
+		{name: "missing ca file", edit: func(c *config.LDAP) { c.StartTLS, c.CAFile = true, filepath.Join(dir, "none.pem") }},
+		{name: "ca file without certificate", edit: func(c *config.LDAP) { c.StartTLS, c.CAFile = true, notPEM }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +86,7 @@ func TestLDAPUnavailable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := NewLDAP(LDAPConfig{URL: "ldap://" + tt.addr, BaseDN: "dc=x", UserFilter: "(uid={username})",
+			l, err := NewLDAP(config.LDAP{URL: "ldap://" + tt.addr, BaseDN: "dc=x", UserFilter: "(uid={username})",
 				Timeout: 300 * time.Millisecond}, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -11,11 +11,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"layeh.com/radius"
 
+	"github.com/radgate/radgate/config"
 	"github.com/radgate/radgate/radattr"
 	"github.com/radgate/radgate/radwire"
 )
 
-// Defaults of Upstream.
+// Defaults of an upstream's zero fields.
 const (
 	DefaultUpstreamTimeout = 3 * time.Second
 )
@@ -40,26 +41,6 @@ const (
 	radiusHeaderLength = 20
 )
 
-// Upstream is one RADIUS server of the radius backend.
-type Upstream struct {
-	// Name labels the server in logs.
-	Name string
-	// Address is host:port.
-	Address string
-	// Secret is the shared secret with this server.
-	Secret []byte
-	// Timeout bounds one attempt. Default 3s.
-	Timeout time.Duration
-	// Retries is how often an unanswered request is sent again to the
-	// same server before the next one is tried. Default 0.
-	Retries int
-	// AllowMissingMessageAuthenticator accepts replies without a
-	// Message-Authenticator, for servers that predate the BlastRADIUS
-	// fixes. A Message-Authenticator that is present is always checked.
-	// NewRADIUS logs a warning when it is set.
-	AllowMissingMessageAuthenticator bool
-}
-
 // RADIUS checks passwords against upstream RADIUS servers (NPS,
 // FreeRADIUS) with PAP. It is safe for concurrent use.
 //
@@ -72,7 +53,7 @@ type Upstream struct {
 // and Access-Challenge reject, and no valid answer from any server is
 // ErrUnavailable.
 type RADIUS struct {
-	upstreams []Upstream
+	upstreams []config.Upstream
 	sel       *radattr.Selector
 	log       hclog.Logger
 }
@@ -82,7 +63,7 @@ var _ Authenticator = (*RADIUS)(nil)
 // NewRADIUS returns the backend for upstreams (tried in order) copying the
 // attributes named in passThrough from each Access-Accept. A nil log
 // discards. Errors wrap ErrRADIUSConfig.
-func NewRADIUS(upstreams []Upstream, passThrough []string, log hclog.Logger) (*RADIUS, error) {
+func NewRADIUS(upstreams []config.Upstream, passThrough []string, log hclog.Logger) (*RADIUS, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -93,7 +74,7 @@ func NewRADIUS(upstreams []Upstream, passThrough []string, log hclog.Logger) (*R
 	if err != nil {
 		return nil, fmt.Errorf("%w: pass_through_attributes: %w", ErrRADIUSConfig, err)
 	}
-	ups := make([]Upstream, len(upstreams))
+	ups := make([]config.Upstream, len(upstreams))
 	for i, u := range upstreams {
 		if len(u.Secret) == 0 {
 			return nil, fmt.Errorf("%w: upstream %q has no secret", ErrRADIUSConfig, u.Name)
@@ -105,7 +86,7 @@ func NewRADIUS(upstreams []Upstream, passThrough []string, log hclog.Logger) (*R
 			u.Timeout = DefaultUpstreamTimeout
 		}
 		u.Retries = max(u.Retries, 0)
-		if u.AllowMissingMessageAuthenticator {
+		if !u.RequireMessageAuthenticator {
 			log.Warn("upstream replies without Message-Authenticator are accepted (require_message_authenticator = false): vulnerable to BlastRADIUS forgery",
 				"upstream", u.Name)
 		}
@@ -158,7 +139,7 @@ var errNoAnswer = errors.New("primary: no valid answer")
 
 // ask sends one request to u, retransmitting it on timeout, and returns
 // the first valid answer.
-func (r *RADIUS) ask(ctx context.Context, u Upstream, c Credentials) (*radius.Packet, error) {
+func (r *RADIUS) ask(ctx context.Context, u config.Upstream, c Credentials) (*radius.Packet, error) {
 	req, err := encodeUpstreamRequest(u.Secret, c)
 	if err != nil {
 		return nil, err
@@ -191,7 +172,7 @@ func (r *RADIUS) ask(ctx context.Context, u Upstream, c Credentials) (*radius.Pa
 				// ICMP port unreachable shows up here: the server is down.
 				return nil, fmt.Errorf("receive: %w", err)
 			}
-			if p, ok := checkUpstreamResponse(buf[:n], req, u.Secret, !u.AllowMissingMessageAuthenticator); ok {
+			if p, ok := checkUpstreamResponse(buf[:n], req, u.Secret, u.RequireMessageAuthenticator); ok {
 				return p, nil
 			}
 			r.log.Warn("invalid reply ignored (wrong secret or spoofed)", "upstream", u.Name)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"layeh.com/radius"
+
+	"github.com/radgate/radgate/config"
 )
 
 const upstreamSecret = "upstream-test-secret"
@@ -168,8 +170,8 @@ func TestRADIUSAuthenticate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newUpstreamServer(t, func(req *radius.Packet, raw []byte) []byte { return tt.answer(t, req, raw) })
-			r, err := NewRADIUS([]Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
-				Timeout: 200 * time.Millisecond, Retries: 1, AllowMissingMessageAuthenticator: tt.allowNoMA}},
+			r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
+				Timeout: 200 * time.Millisecond, Retries: 1, RequireMessageAuthenticator: !tt.allowNoMA}},
 				[]string{"Class"}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -209,10 +211,10 @@ func TestRADIUSFailover(t *testing.T) {
 	good := newUpstreamServer(t, func(_ *radius.Packet, raw []byte) []byte {
 		return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret)
 	})
-	ups := []Upstream{
-		{Name: "closed", Address: closedAddr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond},
-		{Name: "silent", Address: silent.addr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond, Retries: 2},
-		{Name: "good", Address: good.addr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond},
+	ups := []config.Upstream{
+		{Name: "closed", Address: closedAddr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond, RequireMessageAuthenticator: true},
+		{Name: "silent", Address: silent.addr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond, Retries: 2, RequireMessageAuthenticator: true},
+		{Name: "good", Address: good.addr, Secret: []byte(upstreamSecret), Timeout: 200 * time.Millisecond, RequireMessageAuthenticator: true},
 	}
 	r, err := NewRADIUS(ups, nil, nil)
 	if err != nil {
@@ -230,13 +232,13 @@ func TestRADIUSFailover(t *testing.T) {
 func TestNewRADIUSErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		ups   []Upstream
+		ups   []config.Upstream
 		names []string
 	}{
 		{name: "no upstream"},
-		{name: "no secret", ups: []Upstream{{Name: "u", Address: "127.0.0.1:1812"}}},
-		{name: "no port", ups: []Upstream{{Name: "u", Address: "127.0.0.1", Secret: []byte("s")}}},
-		{name: "unknown attribute", ups: []Upstream{{Name: "u", Address: "127.0.0.1:1812", Secret: []byte("s")}}, names: []string{"User-Password"}},
+		{name: "no secret", ups: []config.Upstream{{Name: "u", Address: "127.0.0.1:1812"}}},
+		{name: "no port", ups: []config.Upstream{{Name: "u", Address: "127.0.0.1", Secret: []byte("s")}}},
+		{name: "unknown attribute", ups: []config.Upstream{{Name: "u", Address: "127.0.0.1:1812", Secret: []byte("s")}}, names: []string{"User-Password"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
