@@ -53,6 +53,18 @@ func countAudit(t *testing.T, db *testDB, action string) int {
 	return n
 }
 
+// countAuditReopened opens the store of opts again (after a Close) and
+// counts its audit rows with the given action.
+func countAuditReopened(t *testing.T, opts Options, action string) int {
+	t.Helper()
+	s, err := Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return countAudit(t, &testDB{Store: s}, action)
+}
+
 // insertOp is a batched write of one audit row with action, failing with
 // fail (after the insert) when fail is not nil.
 func insertOp(db *testDB, action string, fail error) func(tx *dbTx) error {
@@ -246,12 +258,7 @@ func TestBatchCloseFlushesQueuedWrites(t *testing.T) {
 	if err := s.batch.do(context.Background(), insertOp(db, "late", nil)); !errors.Is(err, ErrClosed) {
 		t.Errorf("write after Close: %v, want ErrClosed", err)
 	}
-	s2, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if got := countAudit(t, &testDB{Store: s2}, "queued"); got != n {
+	if got := countAuditReopened(t, opts, "queued"); got != n {
 		t.Errorf("%d queued writes on disk after Close, want %d", got, n)
 	}
 }
@@ -275,12 +282,7 @@ func TestAsyncAuditFlushedOnClose(t *testing.T) {
 	if lost := s.AuditLost(); lost != 0 {
 		t.Errorf("AuditLost = %d, want 0", lost)
 	}
-	s2, err := Open(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
-	if got := countAudit(t, &testDB{Store: s2}, "auth"); got != n {
+	if got := countAuditReopened(t, opts, "auth"); got != n {
 		t.Errorf("%d audit rows after Close, want %d", got, n)
 	}
 }

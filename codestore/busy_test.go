@@ -3,9 +3,33 @@ package codestore
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
+
+// lockFromOutside holds the database's write lock from another connection,
+// as another process would, until unlock (or the test's end).
+func lockFromOutside(t *testing.T, db *testDB) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	locker, err := rawDB(t, db).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { locker.Close() })
+	if _, err := locker.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if _, err := locker.ExecContext(ctx, `ROLLBACK`); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
 
 // TestWriteWaitEndsWithContext holds the write lock from another
 // connection (BEGIN EXCLUSIVE, as a sqlite3 shell would) for longer than
@@ -17,14 +41,7 @@ func TestWriteWaitEndsWithContext(t *testing.T) {
 	alice := db.mustUser(t, "alice")
 	code := db.mustIssue(t, IssueRequest{User: "alice", Count: 1, Uses: 1, TTL: time.Hour})[0]
 	ctx := context.Background()
-	locker, err := rawDB(t, db).Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close()
-	if _, err := locker.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockFromOutside(t, db)
 
 	writes := []struct {
 		name string
@@ -56,9 +73,7 @@ func TestWriteWaitEndsWithContext(t *testing.T) {
 		t.Fatalf("read under lock: %v", err)
 	}
 
-	if _, err := locker.ExecContext(ctx, `ROLLBACK`); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if _, ok, err := db.ConsumeBypassCode(ctx, alice.ID, code.Code); err != nil || !ok {
 		t.Fatalf("consume after the lock went: %v, %v; the code was lost", ok, err)
 	}
@@ -70,16 +85,9 @@ func TestWriteWaitEndsWithBusyTimeout(t *testing.T) {
 	db := mustOpen(t, func(o *Options) { o.BusyTimeout = 300 * time.Millisecond })
 	alice := db.mustUser(t, "alice")
 	ctx := context.Background()
-	locker, err := rawDB(t, db).Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close()
-	if _, err := locker.ExecContext(ctx, `BEGIN EXCLUSIVE`); err != nil {
-		t.Fatal(err)
-	}
-	defer locker.ExecContext(ctx, `ROLLBACK`)
-	_, err = db.RecordFailure(ctx, alice.ID, LockoutRules{})
+	unlock := lockFromOutside(t, db)
+	defer unlock()
+	_, err := db.RecordFailure(ctx, alice.ID, LockoutRules{})
 	if !errors.Is(err, ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("write under lock: %v, want ErrBusy without a context error", err)
 	}
