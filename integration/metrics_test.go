@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -94,23 +93,9 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 
 	// An accept with a bypass code, sent twice from one socket: the second
 	// is a retransmission answered from the cache.
-	conn, err := net.Dial("udp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	raw := encodeSigned(t, request(t, testSecret, "alice", pw(password+","+code)))
-	for i := range 2 {
-		if _, err := conn.Write(raw); err != nil {
-			t.Fatal(err)
-		}
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		buf := make([]byte, 4096)
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatalf("reply %d: %v", i, err)
-		}
-		if got := radius.Code(buf[0]); n < 20 || got != radius.CodeAccessAccept {
+	for i, r := range sendRepeatedly(t, e.addr, raw, 2) {
+		if got := radius.Code(r[0]); got != radius.CodeAccessAccept {
 			t.Fatalf("reply %d: %v", i, got)
 		}
 	}

@@ -13,6 +13,34 @@ import (
 // silence is how long a test waits to conclude that no reply is coming.
 const silence = 500 * time.Millisecond
 
+// sendRepeatedly sends raw n times from one socket (so that the copies
+// after the first are retransmissions) and returns each reply.
+func sendRepeatedly(t *testing.T, addr string, raw []byte, n int) [][]byte {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	replies := make([][]byte, n)
+	for i := range replies {
+		if _, err := conn.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		m, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		if m < 20 {
+			t.Fatalf("reply %d: %d bytes", i, m)
+		}
+		replies[i] = buf[:m]
+	}
+	return replies
+}
+
 func TestRetransmissionGetsIdenticalReplyAndConsumesNothing(t *testing.T) {
 	e := newEnv(t, settings{})
 	e.addUser("alice", password)
@@ -20,31 +48,15 @@ func TestRetransmissionGetsIdenticalReplyAndConsumesNothing(t *testing.T) {
 	code := e.issue("alice", "--uses", "5")[0]
 	e.start()
 
-	conn, err := net.Dial("udp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	raw := encodeSigned(t, request(t, testSecret, "alice", pw(password+","+code)))
-	var first []byte
-	for i := range 3 {
-		if _, err := conn.Write(raw); err != nil {
-			t.Fatal(err)
-		}
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		buf := make([]byte, 4096)
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatalf("reply %d: %v", i, err)
-		}
-		if i == 0 {
-			first = buf[:n]
-			verifyResponse(t, first, raw, []byte(testSecret))
-			if radius.Code(first[0]) != radius.CodeAccessAccept {
-				t.Fatalf("got %v", radius.Code(first[0]))
-			}
-		} else if !bytes.Equal(buf[:n], first) {
-			t.Fatalf("retransmission %d got a different reply", i)
+	replies := sendRepeatedly(t, e.addr, raw, 3)
+	verifyResponse(t, replies[0], raw, []byte(testSecret))
+	if radius.Code(replies[0][0]) != radius.CodeAccessAccept {
+		t.Fatalf("got %v", radius.Code(replies[0][0]))
+	}
+	for i, r := range replies[1:] {
+		if !bytes.Equal(r, replies[0]) {
+			t.Fatalf("retransmission %d got a different reply", i+1)
 		}
 	}
 	if got := e.liveCodes("alice"); len(got) != 1 || got[0] != 4 {
