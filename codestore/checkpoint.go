@@ -26,13 +26,20 @@ const (
 	checkpointEvery = 100 * time.Millisecond
 )
 
-// writerDriver opens the writer connection with the backstop threshold.
+// writerDriver opens the writer connection with the backstop threshold,
+// its savepoint and statement journals in memory (SQLite's default puts
+// them in temporary files, one opened every few batches) and an 8 MiB page
+// cache, which holds the pages the logins touch (the default 2 MiB made it
+// read about one page for every three logins back from the file).
 const writerDriver = "sqlite3-radgate-writer"
+
+// writerPragmas are run on the writer's connection when it opens.
+var writerPragmas = fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192`, writerAutoCheckpoint)
 
 func init() {
 	sql.Register(writerDriver, &sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", writerAutoCheckpoint), nil)
+			_, err := c.Exec(writerPragmas, nil)
 			return err
 		},
 	})

@@ -43,9 +43,10 @@ func TestOpenSetsPragmasAndMigrates(t *testing.T) {
 		})
 	}
 	// The group-commit writer's own connection commits every login: its
-	// COMMIT must sync too, and it checkpoints only as a backstop.
+	// COMMIT must sync too, it checkpoints only as a backstop, and it keeps
+	// its journals and the logins' pages in memory.
 	err = db.batch.do(ctx, func(tx *dbTx) error {
-		for pragma, want := range map[string]string{"synchronous": "2", "journal_mode": "wal", "wal_autocheckpoint": "20000"} {
+		for pragma, want := range map[string]string{"synchronous": "2", "journal_mode": "wal", "wal_autocheckpoint": "20000", "temp_store": "2", "cache_size": "-8192"} {
 			var got string
 			if err := tx.QueryRowContext(tx.ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
 				return err
