@@ -247,6 +247,12 @@ stop_server() {
 }
 
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# proc_ticks PID: the process's CPU time (user + system, all threads) in
+# clock ticks; the fields after the ")" of the command name.
+proc_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# host_ticks: "busy total" clock ticks of all CPUs (user to steal).
+host_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
+CLK_TCK=$(getconf CLK_TCK)
 
 # run_one SCENARIO CONCURRENCY: start the server, load it, record a line.
 run_one() {
@@ -269,23 +275,33 @@ run_one() {
 	rg-wrong) start_rg none; creds=wrong.txt ;;
 	rg-local) start_rg local; creds=local.txt; dur=$LOCAL_DURATION; timeout=10s ;;
 	esac
-	local load
+	local load cpu0 cpu1 host0 host1
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	cpu0=$(proc_ticks "$SERVER_PID")
+	host0=$(host_ticks)
 	# shellcheck disable=SC2086
 	"$WORK/bin/radiusctl" bench --server "$SERVER_ADDR" --secret "$SECRET" \
 		--users "$WORK/creds/$creds" --concurrency "$c" --duration "$dur" $count \
 		--timeout "$timeout" --json >"$WORK/results/$sc-$c.json" || true
+	cpu1=$(proc_ticks "$SERVER_PID")
+	host1=$(host_ticks)
 	local rss
 	rss=$(hwm_kb "$SERVER_PID")
 	stop_server
-	jq -r --arg sc "$sc" --arg c "$c" --arg rss "$rss" --arg load "$load" \
-		'[$sc, $c, (.rate|floor), .accepts, .rejects, .timeouts, .invalid, .p50_ms, .p90_ms, .p99_ms, .max_ms, (($rss|tonumber)/1024|floor), $load] | @tsv' \
+	# The server's CPU time per request sent, in µs, and how busy the
+	# machine's CPUs were (server and load tool together), in %.
+	local cpu_us busy
+	cpu_us=$(jq -r --argjson t "$((cpu1 - cpu0))" --argjson hz "$CLK_TCK" \
+		'if .sent > 0 then $t * 1e6 / $hz / .sent | floor else 0 end' "$WORK/results/$sc-$c.json")
+	busy=$(awk -v a="$host0" -v b="$host1" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%d", (y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0)}')
+	jq -r --arg sc "$sc" --arg c "$c" --arg rss "$rss" --arg load "$load" --arg cpu "$cpu_us" --arg busy "$busy" \
+		'[$sc, $c, (.rate|floor), .accepts, .rejects, .timeouts, .invalid, .p50_ms, .p90_ms, .p99_ms, .max_ms, (($rss|tonumber)/1024|floor), $load, $cpu, $busy] | @tsv' \
 		"$WORK/results/$sc-$c.json" | tee -a "$WORK/results/all.tsv" >&2
 }
 
 echo "== nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-echo -e "scenario\tconc\treq/s\taccept\treject\ttimeout\tinvalid\tp50ms\tp90ms\tp99ms\tmaxms\tpeakRSS_MB\tload1/5/15" >&2
+echo -e "scenario\tconc\treq/s\taccept\treject\ttimeout\tinvalid\tp50ms\tp90ms\tp99ms\tmaxms\tpeakRSS_MB\tload1/5/15\tserverCPU_us/req\tCPUbusy%" >&2
 : >"$WORK/results/all.tsv"
 for c in $CONCURRENCY; do
 	for sc in $SCENARIOS; do
@@ -301,8 +317,8 @@ case " $SCENARIOS " in *" rg-local "*)
 esac
 
 echo
-echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | ×FR PAP | ×FR SQL | load (1/5/15) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | server CPU µs/req | CPUs busy % | ×FR PAP | ×FR SQL | load (1/5/15) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' '
 	{ rows[NR] = $0; if ($1 == "fr-pap") pap[$2] = $3; if ($1 == "fr-sql") sql[$2] = $3 }
 	END {
@@ -310,7 +326,7 @@ awk -F'\t' '
 			split(rows[i], f, "\t")
 			rp = (pap[f[2]] > 0) ? sprintf("%.2f", f[3] / pap[f[2]]) : "-"
 			rs = (sql[f[2]] > 0) ? sprintf("%.2f", f[3] / sql[f[2]]) : "-"
-			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], rp, rs, f[13]
+			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[14], f[15], rp, rs, f[13]
 		}
 	}' "$WORK/results/all.tsv"
 
