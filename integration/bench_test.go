@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -79,5 +81,80 @@ func TestRadiusctlBenchUsage(t *testing.T) {
 				t.Errorf("exit %d, want 2 (stderr %q)", r.code, r.stderr)
 			}
 		})
+	}
+}
+
+// TestBenchScript runs bench/run.sh small (20 users, 1 s per run,
+// concurrency 2) against the real FreeRADIUS and radiusd and checks the
+// table it prints: a row for every scenario asked for, every request
+// answered and verified, and the server CPU and busy columns filled.
+func TestBenchScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs FreeRADIUS and radiusd for about 20 s")
+	}
+	for _, tool := range []string{"freeradius", "jq", "ss"} {
+		needTool(t, tool)
+	}
+	cmd := exec.Command("bash", "../bench/run.sh")
+	cmd.Env = append(os.Environ(), "BENCH_USERS=20", "BENCH_DURATION=1s", "BENCH_LOCAL_DURATION=1s",
+		"BENCH_CONCURRENCY=2", "BENCH_SCENARIOS=fr-pap fr-sql rg-bypass rg-wrong rg-local")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench/run.sh: %v\n%s", err, stderr.String())
+	}
+	// | scenario | conc | req/s | accept | reject | timeout | invalid | p50 |
+	// p90 | p99 | max | RSS | CPU µs/req | busy % | ×PAP | ×SQL | load |
+	rows := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(f) != 17 || strings.TrimSpace(f[1]) != "2" {
+			continue
+		}
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		rows[f[0]] = f
+	}
+	num := func(sc string, col int) float64 {
+		v, err := strconv.ParseFloat(rows[sc][col], 64)
+		if err != nil {
+			t.Errorf("%s: column %d = %q, want a number", sc, col, rows[sc][col])
+		}
+		return v
+	}
+	for _, sc := range []string{"fr-pap", "fr-sql", "rg-bypass", "rg-wrong", "rg-local"} {
+		if rows[sc] == nil {
+			t.Errorf("no row for %s in:\n%s", sc, out)
+			continue
+		}
+		answered := num(sc, 3)
+		if sc == "rg-wrong" {
+			answered = num(sc, 4)
+			if num(sc, 3) != 0 {
+				t.Errorf("rg-wrong: %v accepts, want 0", num(sc, 3))
+			}
+		}
+		if num(sc, 2) <= 0 || answered <= 0 {
+			t.Errorf("%s: %v req/s, %v answered as expected", sc, num(sc, 2), answered)
+		}
+		if num(sc, 6) != 0 {
+			t.Errorf("%s: %v invalid replies", sc, num(sc, 6))
+		}
+		// FreeRADIUS's SQL module may time out on its own busy waits
+		// (docs/performance.md); the others answer every request.
+		if sc != "fr-sql" && num(sc, 5) != 0 {
+			t.Errorf("%s: %v timeouts", sc, num(sc, 5))
+		}
+		if cpu := num(sc, 12); cpu <= 0 {
+			t.Errorf("%s: server CPU %v µs/req", sc, cpu)
+		}
+		if busy := num(sc, 13); busy <= 0 || busy > 100 {
+			t.Errorf("%s: CPUs busy %v %%", sc, busy)
+		}
+	}
+	if rows["fr-pap"] != nil && rows["fr-pap"][14] != "1.00" {
+		t.Errorf("fr-pap ×FR PAP = %q, want 1.00", rows["fr-pap"][14])
 	}
 }
