@@ -30,12 +30,15 @@ func checkAdmin(admin string) error {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanUser(r scanner) (User, error) {
+// scanUser scans a row of userColumns, then into extra any columns after
+// them.
+func scanUser(r scanner, extra ...any) (User, error) {
 	var u User
 	var disabled, locked bool
 	var lockedUntil sql.NullInt64
 	var created int64
-	if err := r.Scan(&u.ID, &u.Name, &u.PasswordHash, &disabled, &locked, &lockedUntil, &u.Failures, &created); err != nil {
+	dest := append([]any{&u.ID, &u.Name, &u.PasswordHash, &disabled, &locked, &lockedUntil, &u.Failures, &created}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return User{}, err
 	}
 	u.Disabled, u.Locked = disabled, locked

@@ -140,22 +140,15 @@ func (s *Store) cachedUser(tx *dbTx, name string) (*userState, error) {
 // user's enabled devices inside tx; nil when there is no such user.
 func readUserState(tx *dbTx, where string, arg any) (*userState, error) {
 	var st userState
-	var disabled, locked bool
-	var lockedUntil sql.NullInt64
-	var created int64
-	u := &st.user
-	err := tx.QueryRowContext(tx.ctx, `SELECT `+userColumns+`, failure_start FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Name, &u.PasswordHash, &disabled, &locked, &lockedUntil, &u.Failures, &created, &st.failureStart)
+	var err error
+	st.user, err = scanUser(tx.QueryRowContext(tx.ctx, `SELECT `+userColumns+`, failure_start FROM users WHERE `+where, arg), &st.failureStart)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("codestore: read user: %w", err)
 	}
-	u.Disabled, u.Locked = disabled, locked
-	u.LockedUntil = unixTime(lockedUntil)
-	u.CreatedAt = unixTime(sql.NullInt64{Int64: created, Valid: true})
-	rows, err := tx.QueryContext(tx.ctx, qDeviceStates, u.ID)
+	rows, err := tx.QueryContext(tx.ctx, qDeviceStates, st.user.ID)
 	if err != nil {
 		return nil, fmt.Errorf("codestore: read devices: %w", err)
 	}
