@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Group-commit limits.
@@ -19,6 +20,28 @@ const (
 
 // ErrClosed means the store was closed while a write was waiting.
 var ErrClosed = errors.New("codestore: store closed")
+
+// CommitStats counts the writer's group commits since Open. For metrics:
+// Writes ÷ Commits is how many writes a commit carries, and CommitTime ÷
+// Commits how long a COMMIT (mostly its fsync) takes.
+type CommitStats struct {
+	// Commits is the number of batches committed.
+	Commits uint64
+	// Writes is the number of writes those batches carried: logins'
+	// second-factor writes, batches of audit events, admin changes.
+	Writes uint64
+	// CommitTime is the time spent in their COMMITs.
+	CommitTime time.Duration
+}
+
+// CommitStats returns the group-commit counters.
+func (s *Store) CommitStats() CommitStats {
+	return CommitStats{
+		Commits:    s.batch.commits.Load(),
+		Writes:     s.batch.writes.Load(),
+		CommitTime: time.Duration(s.batch.commitNanos.Load()),
+	}
+}
 
 // writeOp is one write waiting for the next group commit.
 type writeOp struct {
@@ -61,8 +84,12 @@ type batcher struct {
 	// succeeded and the COMMIT did.
 	settle func(ok bool)
 
-	// commits counts the batches committed (for the checkpointer).
-	commits atomic.Uint64
+	// commits counts the batches committed (for the checkpointer and
+	// CommitStats); writes counts the writes they carried, and commitNanos
+	// the time their COMMITs took.
+	commits     atomic.Uint64
+	writes      atomic.Uint64
+	commitNanos atomic.Int64
 
 	mu     sync.RWMutex // held for reading while sending on ops
 	closed bool
@@ -204,7 +231,7 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 	// ok: what the ops wrote is what the database holds now.
 	ok := false
 	defer func() { b.settle(ok) }()
-	ran, anyStarted := false, false
+	ran, anyStarted := 0, false
 	for i, op := range batch {
 		err, started := b.runOp(tx, op)
 		if !started {
@@ -223,7 +250,7 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 				return
 			}
 		} else {
-			ran = true
+			ran++
 		}
 		if op.savepoint {
 			if _, err := tx.ExecContext(ctx, `RELEASE w`); err != nil {
@@ -233,15 +260,18 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 			}
 		}
 	}
-	if !ran {
+	if ran == 0 {
 		tx.Rollback()
 		ok = !anyStarted
 		return
 	}
+	start := time.Now()
 	if err := tx.Commit(); err != nil {
 		failAll(fmt.Errorf("codestore: commit: %w", err))
 		return
 	}
+	b.commitNanos.Add(int64(time.Since(start)))
+	b.writes.Add(uint64(ran))
 	b.commits.Add(1)
 	ok = true
 }

@@ -117,6 +117,55 @@ func TestBatchConcurrentConsumersOneWinner(t *testing.T) {
 	}
 }
 
+func TestCommitStatsCountBatchesAndWrites(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	before := db.CommitStats()
+	// One batch runs the blocking write; the n queued behind it share the
+	// next one, where a failed write is undone and not counted.
+	release, blocked := blockWriter(t, db)
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		var fail error
+		if i == 0 {
+			fail = ErrInvalid
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.batch.do(ctx, insertOp(db, fmt.Sprintf("s%d", i), fail))
+		}()
+	}
+	waitQueued(t, db, n)
+	release()
+	wg.Wait()
+	if err := <-blocked; err != nil {
+		t.Fatalf("blocking write: %v", err)
+	}
+	for i, err := range errs {
+		if (i == 0) != errors.Is(err, ErrInvalid) || (i != 0 && err != nil) {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	// A batch whose only write fails is rolled back: no commit.
+	if err := db.batch.do(ctx, insertOp(db, "alone", ErrInvalid)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("failing write: %v", err)
+	}
+
+	got := db.CommitStats()
+	if d := got.Commits - before.Commits; d != 2 {
+		t.Errorf("commits: %d more, want 2", d)
+	}
+	if d := got.Writes - before.Writes; d != n {
+		t.Errorf("writes: %d more, want %d (the blocker and %d queued that succeeded)", d, n, n-1)
+	}
+	if got.CommitTime <= before.CommitTime {
+		t.Errorf("commit time did not grow: %v then %v", before.CommitTime, got.CommitTime)
+	}
+}
+
 func TestBatchErrorStaysWithItsWrite(t *testing.T) {
 	db := mustOpen(t)
 	release, _ := blockWriter(t, db)

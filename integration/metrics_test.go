@@ -134,6 +134,14 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 			}
 		})
 	}
+	// The accept spent the code and the reject counted a failure, each in
+	// a commit of its own (the second login began after the first was
+	// answered); the audit events add writes of their own.
+	commits, writes := metric(body, `radgate_store_commits_total`), metric(body, `radgate_store_commit_writes_total`)
+	seconds := metric(body, `radgate_store_commit_seconds_total`)
+	if commits < 2 || writes < commits || seconds <= 0 {
+		t.Errorf("group-commit series: %v commits, %v writes, %v s, want at least 2 commits, as many writes and some time", commits, writes, seconds)
+	}
 	if regexp.MustCompile(`\{[^}]*"alice"`).MatchString(body) {
 		t.Errorf("a user name is a label value:\n%s", body)
 	}

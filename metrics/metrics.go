@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"layeh.com/radius"
 
+	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/policy"
 	"github.com/radgate/radgate/radiusd"
 )
@@ -92,6 +93,28 @@ func (m *Metrics) CountAuditLost(lost func() uint64) {
 		Namespace: namespace, Name: "audit_events_lost_total",
 		Help: "Audit events dropped because the audit queue stayed full or the store refused them.",
 	}, func() float64 { return float64(lost()) }))
+}
+
+// CountCommits reports stats() as radgate_store_commits_total,
+// radgate_store_commit_writes_total and radgate_store_commit_seconds_total:
+// the store's group commits, the writes they carried and the time their
+// COMMITs took (codestore.Store.CommitStats). Call it once.
+func (m *Metrics) CountCommits(stats func() codestore.CommitStats) {
+	for _, c := range []struct {
+		name, help string
+		value      func(codestore.CommitStats) float64
+	}{
+		{"store_commits_total", "Group commits of the store's writer: one transaction and one fsync each.",
+			func(s codestore.CommitStats) float64 { return float64(s.Commits) }},
+		{"store_commit_writes_total", "Writes those commits carried (second-factor writes of logins, batches of audit events).",
+			func(s codestore.CommitStats) float64 { return float64(s.Writes) }},
+		{"store_commit_seconds_total", "Time spent in those commits, mostly waiting for the fsync.",
+			func(s codestore.CommitStats) float64 { return s.CommitTime.Seconds() }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: namespace, Name: c.name, Help: c.help,
+		}, func() float64 { return c.value(stats()) }))
+	}
 }
 
 // Registry returns the registry the metrics are in.

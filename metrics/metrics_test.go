@@ -83,6 +83,9 @@ func TestObserverSeries(t *testing.T) {
 	lost := uint64(0)
 	m.CountAuditLost(func() uint64 { return lost })
 	lost = 4
+	commits := codestore.CommitStats{}
+	m.CountCommits(func() codestore.CommitStats { return commits })
+	commits = codestore.CommitStats{Commits: 5, Writes: 17, CommitTime: 1500 * time.Millisecond}
 
 	_, body := get(t, srv, "/metrics")
 	for _, want := range []string{
@@ -97,6 +100,9 @@ func TestObserverSeries(t *testing.T) {
 		`radgate_packets_dropped_total{reason="unknown_client"} 0`,
 		`radgate_inflight_requests 3`,
 		`radgate_audit_events_lost_total 4`,
+		`radgate_store_commits_total 5`,
+		`radgate_store_commit_writes_total 17`,
+		`radgate_store_commit_seconds_total 1.5`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

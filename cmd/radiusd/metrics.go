@@ -60,5 +60,6 @@ func (m *Main) newMetrics() *metrics.Metrics {
 		return m.server.InFlight()
 	})
 	mt.CountAuditLost(m.store.AuditLost)
+	mt.CountCommits(m.store.CommitStats)
 	return mt
 }
