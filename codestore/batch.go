@@ -27,8 +27,9 @@ var ErrClosed = errors.New("codestore: store closed")
 type CommitStats struct {
 	// Commits is the number of batches committed.
 	Commits uint64
-	// Writes is the number of writes those batches carried: logins'
-	// second-factor writes, batches of audit events, admin changes.
+	// Writes is the number of writes those batches carried: a login's
+	// second-factor write, a synchronous audit event, a batch of queued
+	// ones. A write that failed (and was undone) is not counted.
 	Writes uint64
 	// CommitTime is the time spent in their COMMITs.
 	CommitTime time.Duration
