@@ -47,7 +47,7 @@ freeport() {
 	local p
 	for _ in $(seq 1 200); do
 		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Hlun "sport = :$p")" ]; then echo "$p"; return; fi
+		if [ -z "$(ss -Hltun "sport = :$p")" ]; then echo "$p"; return; fi
 	done
 	echo "bench: no free port" >&2; exit 1
 }
@@ -174,10 +174,11 @@ CONF
 }
 
 # ---- radgate configs -----------------------------------------------------
-rg_config() { # rg_config FILE BACKEND [PORT]
+rg_config() { # rg_config FILE BACKEND [PORT [METRICS_PORT]]
 	cat >"$1" <<CONF
 listen    = "127.0.0.1:${3:-0}"
 log_level = "warn"
+metrics_listen = "${4:+127.0.0.1:$4}"
 store {
   path     = "$WORK/rg/radgate.db"
   key_file = "$WORK/rg/radgate.key"
@@ -208,6 +209,7 @@ while [ $i -lt 1000 ]; do printf 'fr%d fr-pw-%d\n' $i $i >>"$WORK/creds/fr.txt";
 
 SERVER_PID=""
 SERVER_ADDR=""
+METRICS_PORT="" # radiusd's metrics listener; empty for FreeRADIUS
 start_fr() { # start_fr NAME WITH_SQL
 	local dir="$WORK/$1" port
 	port=$(freeport)
@@ -217,6 +219,7 @@ start_fr() { # start_fr NAME WITH_SQL
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR="127.0.0.1:$port"
+	METRICS_PORT=""
 	for _ in $(seq 1 100); do
 		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
 		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/log/stdout" "$dir/log/radius.log" >&2; exit 1; }
@@ -228,13 +231,14 @@ start_fr() { # start_fr NAME WITH_SQL
 start_rg() { # start_rg BACKEND
 	local log="$WORK/rg/radiusd.log" port
 	port=$(freeport)
-	rg_config "$WORK/rg/run.hcl" "$1" "$port"
+	METRICS_PORT=$(freeport)
+	rg_config "$WORK/rg/run.hcl" "$1" "$port" "$METRICS_PORT"
 	"$WORK/bin/radiusd" -config "$WORK/rg/run.hcl" 2>"$log" &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR="127.0.0.1:$port"
 	for _ in $(seq 1 100); do
-		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
+		if [ -n "$(ss -Hlun "sport = :$port")" ] && [ -n "$(ss -Hltn "sport = :$METRICS_PORT")" ]; then return; fi
 		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
 		sleep 0.1
 	done
@@ -253,6 +257,19 @@ proc_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # host_ticks: "busy total" clock ticks of all CPUs (user to steal).
 host_ticks() { awk '/^cpu / {t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
 CLK_TCK=$(getconf CLK_TCK)
+# commit_counters: radiusd's group-commit counters, "commits writes
+# seconds", read from its metrics over bash's /dev/tcp (no HTTP client
+# needed); "0 0 0" for FreeRADIUS.
+commit_counters() {
+	if [ -z "$METRICS_PORT" ]; then echo "0 0 0"; return; fi
+	exec 3<>"/dev/tcp/127.0.0.1/$METRICS_PORT"
+	printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+	awk '$1 == "radgate_store_commits_total" {c = $2}
+		$1 == "radgate_store_commit_writes_total" {w = $2}
+		$1 == "radgate_store_commit_seconds_total" {s = $2}
+		END {print c + 0, w + 0, s + 0}' <&3
+	exec 3<&-
+}
 
 # run_one SCENARIO CONCURRENCY: start the server, load it, record a line.
 run_one() {
@@ -275,8 +292,9 @@ run_one() {
 	rg-wrong) start_rg none; creds=wrong.txt ;;
 	rg-local) start_rg local; creds=local.txt; dur=$LOCAL_DURATION; timeout=10s ;;
 	esac
-	local load cpu0 cpu1 host0 host1
+	local load cpu0 cpu1 host0 host1 commits0 commits1
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	commits0=$(commit_counters)
 	cpu0=$(proc_ticks "$SERVER_PID")
 	host0=$(host_ticks)
 	# shellcheck disable=SC2086
@@ -285,6 +303,7 @@ run_one() {
 		--timeout "$timeout" --json >"$WORK/results/$sc-$c.json" || true
 	cpu1=$(proc_ticks "$SERVER_PID")
 	host1=$(host_ticks)
+	commits1=$(commit_counters)
 	local rss
 	rss=$(hwm_kb "$SERVER_PID")
 	stop_server
@@ -294,14 +313,20 @@ run_one() {
 	cpu_us=$(jq -r --argjson t "$((cpu1 - cpu0))" --argjson hz "$CLK_TCK" \
 		'if .sent > 0 then $t * 1e6 / $hz / .sent | floor else 0 end' "$WORK/results/$sc-$c.json")
 	busy=$(awk -v a="$host0" -v b="$host1" 'BEGIN {split(a, x, " "); split(b, y, " "); printf "%d", (y[2] > x[2] ? 100 * (y[1] - x[1]) / (y[2] - x[2]) : 0)}')
+	# radiusd's writes per group commit and mean COMMIT time in ms ("-" for
+	# FreeRADIUS).
+	local per_commit commit_ms
+	read -r per_commit commit_ms < <(awk -v a="$commits0" -v b="$commits1" 'BEGIN {split(a, x, " "); split(b, y, " "); n = y[1] - x[1]
+		if (n > 0) printf "%.1f %.2f\n", (y[2] - x[2]) / n, 1000 * (y[3] - x[3]) / n; else print "- -" }')
 	jq -r --arg sc "$sc" --arg c "$c" --arg rss "$rss" --arg load "$load" --arg cpu "$cpu_us" --arg busy "$busy" \
-		'[$sc, $c, (.rate|floor), .accepts, .rejects, .timeouts, .invalid, .p50_ms, .p90_ms, .p99_ms, .max_ms, (($rss|tonumber)/1024|floor), $load, $cpu, $busy] | @tsv' \
+		--arg per_commit "$per_commit" --arg commit_ms "$commit_ms" \
+		'[$sc, $c, (.rate|floor), .accepts, .rejects, .timeouts, .invalid, .p50_ms, .p90_ms, .p99_ms, .max_ms, (($rss|tonumber)/1024|floor), $load, $cpu, $busy, $per_commit, $commit_ms] | @tsv' \
 		"$WORK/results/$sc-$c.json" | tee -a "$WORK/results/all.tsv" >&2
 }
 
 echo "== nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >&2
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-echo -e "scenario\tconc\treq/s\taccept\treject\ttimeout\tinvalid\tp50ms\tp90ms\tp99ms\tmaxms\tpeakRSS_MB\tload1/5/15\tserverCPU_us/req\tCPUbusy%" >&2
+echo -e "scenario\tconc\treq/s\taccept\treject\ttimeout\tinvalid\tp50ms\tp90ms\tp99ms\tmaxms\tpeakRSS_MB\tload1/5/15\tserverCPU_us/req\tCPUbusy%\twrites/commit\tcommit_ms" >&2
 : >"$WORK/results/all.tsv"
 for c in $CONCURRENCY; do
 	for sc in $SCENARIOS; do
@@ -317,8 +342,8 @@ case " $SCENARIOS " in *" rg-local "*)
 esac
 
 echo
-echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | server CPU µs/req | CPUs busy % | ×FR PAP | ×FR SQL | load (1/5/15) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | server CPU µs/req | CPUs busy % | writes/commit | commit ms | ×FR PAP | ×FR SQL | load (1/5/15) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' '
 	{ rows[NR] = $0; if ($1 == "fr-pap") pap[$2] = $3; if ($1 == "fr-sql") sql[$2] = $3 }
 	END {
@@ -326,7 +351,7 @@ awk -F'\t' '
 			split(rows[i], f, "\t")
 			rp = (pap[f[2]] > 0) ? sprintf("%.2f", f[3] / pap[f[2]]) : "-"
 			rs = (sql[f[2]] > 0) ? sprintf("%.2f", f[3] / sql[f[2]]) : "-"
-			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[14], f[15], rp, rs, f[13]
+			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[14], f[15], f[16], f[17], rp, rs, f[13]
 		}
 	}' "$WORK/results/all.tsv"
 

@@ -87,7 +87,8 @@ func TestRadiusctlBenchUsage(t *testing.T) {
 // TestBenchScript runs bench/run.sh small (20 users, 1 s per run,
 // concurrency 2) against the real FreeRADIUS and radiusd and checks the
 // table it prints: a row for every scenario asked for, every request
-// answered and verified, and the server CPU and busy columns filled.
+// answered and verified, the server CPU and busy columns filled, and
+// radiusd's group-commit columns read from its metrics.
 func TestBenchScript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs FreeRADIUS and radiusd for about 20 s")
@@ -105,11 +106,12 @@ func TestBenchScript(t *testing.T) {
 		t.Fatalf("bench/run.sh: %v\n%s", err, stderr.String())
 	}
 	// | scenario | conc | req/s | accept | reject | timeout | invalid | p50 |
-	// p90 | p99 | max | RSS | CPU µs/req | busy % | ×PAP | ×SQL | load |
+	// p90 | p99 | max | RSS | CPU µs/req | busy % | writes/commit |
+	// commit ms | ×PAP | ×SQL | load |
 	rows := map[string][]string{}
 	for line := range strings.Lines(string(out)) {
 		f := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
-		if len(f) != 17 || strings.TrimSpace(f[1]) != "2" {
+		if len(f) != 19 || strings.TrimSpace(f[1]) != "2" {
 			continue
 		}
 		for i := range f {
@@ -153,8 +155,18 @@ func TestBenchScript(t *testing.T) {
 		if busy := num(sc, 13); busy <= 0 || busy > 100 {
 			t.Errorf("%s: CPUs busy %v %%", sc, busy)
 		}
+		if strings.HasPrefix(sc, "fr-") {
+			if rows[sc][14] != "-" || rows[sc][15] != "-" {
+				t.Errorf("%s: group-commit columns %q and %q, want -", sc, rows[sc][14], rows[sc][15])
+			}
+			continue
+		}
+		// Every login wrote once, so each commit carried at least one write.
+		if perCommit, ms := num(sc, 14), num(sc, 15); perCommit < 1 || ms <= 0 {
+			t.Errorf("%s: %v writes per commit, %v ms per commit", sc, perCommit, ms)
+		}
 	}
-	if rows["fr-pap"] != nil && rows["fr-pap"][14] != "1.00" {
-		t.Errorf("fr-pap ×FR PAP = %q, want 1.00", rows["fr-pap"][14])
+	if rows["fr-pap"] != nil && rows["fr-pap"][16] != "1.00" {
+		t.Errorf("fr-pap ×FR PAP = %q, want 1.00", rows["fr-pap"][16])
 	}
 }
