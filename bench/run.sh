@@ -10,9 +10,15 @@
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_CONCURRENCY ("1 16 64"),
 # BENCH_USERS (20000), BENCH_LOCAL_DURATION (duration of the argon2id
-# scenario, 10s), BENCH_SCENARIOS (all of: fr-pap fr-sql rg-bypass rg-totp
+# scenario, 10s), BENCH_SCENARIOS (default: fr-pap fr-sql rg-bypass rg-totp
 # rg-wrong rg-local). Replies must arrive within 2s (10s for rg-local,
 # whose queue of argon2id hashes is concurrency x hash time deep).
+#
+# Scenarios ceil-none, ceil-fsync, ceil-sqlite and ceil-codestore (not in
+# the default list) run bench/ceiling: radiusd's protocol server in front
+# of no write, a 64-byte record with one fdatasync per batch, one SQLite
+# UPDATE per login, or radgate's store alone; with rg-bypass they show
+# what each layer of a login costs.
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
@@ -41,7 +47,8 @@ echo "== building" >&2
 mkdir -p "$WORK/bin" "$WORK/creds" "$WORK/results"
 (cd "$ROOT" && go build -o "$WORK/bin/radiusd" ./cmd/radiusd &&
 	go build -o "$WORK/bin/radiusctl" ./cmd/radiusctl &&
-	go build -o "$WORK/bin/prep" ./bench/prep)
+	go build -o "$WORK/bin/prep" ./bench/prep &&
+	go build -o "$WORK/bin/ceiling" ./bench/ceiling)
 
 freeport() {
 	local p
@@ -245,6 +252,23 @@ start_rg() { # start_rg BACKEND
 	echo "bench: radiusd did not start" >&2; exit 1
 }
 
+start_ceil() { # start_ceil WRITE
+	local log="$WORK/rg/ceiling.stderr" port
+	port=$(freeport)
+	METRICS_PORT=""
+	"$WORK/bin/ceiling" -listen "127.0.0.1:$port" -secret "$SECRET" -write "$1" \
+		-dir "$WORK/rg" -config "$WORK/rg/none.hcl" 2>"$log" &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	SERVER_ADDR="127.0.0.1:$port"
+	for _ in $(seq 1 100); do
+		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "bench: ceiling did not start" >&2; exit 1
+}
+
 stop_server() {
 	kill "$SERVER_PID" 2>/dev/null || true
 	wait "$SERVER_PID" 2>/dev/null || true
@@ -291,6 +315,8 @@ run_one() {
 		count="--count $((USERS * 3))" ;;
 	rg-wrong) start_rg none; creds=wrong.txt ;;
 	rg-local) start_rg local; creds=local.txt; dur=$LOCAL_DURATION; timeout=10s ;;
+	ceil-*) start_ceil "${sc#ceil-}"; creds=bypass.txt ;;
+	*) echo "bench: unknown scenario $sc" >&2; exit 1 ;;
 	esac
 	local load cpu0 cpu1 host0 host1 commits0 commits1
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
