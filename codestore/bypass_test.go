@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -590,15 +592,16 @@ func TestRandomDigits(t *testing.T) {
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
-// TestStoredHashIsKeyedByServerKeyAndUser checks rule 8's exact form: the
+// TestStoredHashIsKeyedByServerKeyAndUser checks rule 8's exact form: each
 // row holds HMAC-SHA256(subkey of the key file, user id ‖ code), computed
-// here from the key file without the store's helpers, and the same code
+// here from the key file without the store's helpers (several codes, so
+// that the store's reused hashers are checked too), and the same code
 // issued under another key file does not match.
 func TestStoredHashIsKeyedByServerKeyAndUser(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
 	u := db.mustUser(t, "alice")
-	code := db.mustIssue(t, IssueRequest{User: "alice", Count: 1, Uses: 1, TTL: time.Hour})[0].Code
+	issued := db.mustIssue(t, IssueRequest{User: "alice", Count: 3, Uses: 1, TTL: time.Hour})
 
 	master, err := os.ReadFile(db.key)
 	if err != nil {
@@ -608,18 +611,35 @@ func TestStoredHashIsKeyedByServerKeyAndUser(t *testing.T) {
 	if _, err := io.ReadFull(hkdf.New(sha256.New, master, nil, []byte("radgate codestore v1 bypass-code hmac-sha256")), subkey); err != nil {
 		t.Fatal(err)
 	}
-	mac := hmac.New(sha256.New, subkey)
-	mac.Write(binary.BigEndian.AppendUint64(nil, uint64(u.ID)))
-	mac.Write([]byte(code))
-	want := mac.Sum(nil)
+	var want []string
+	for _, c := range issued {
+		mac := hmac.New(sha256.New, subkey)
+		mac.Write(binary.BigEndian.AppendUint64(nil, uint64(u.ID)))
+		mac.Write([]byte(c.Code))
+		want = append(want, hex.EncodeToString(mac.Sum(nil)))
+	}
 
-	var got []byte
-	if err := db.db.QueryRowContext(ctx, `SELECT code_hash FROM bypass_codes WHERE user_id = ?`, u.ID).Scan(&got); err != nil {
+	rows, err := db.db.QueryContext(ctx, `SELECT hex(code_hash) FROM bypass_codes WHERE user_id = ?`, u.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("stored hash %x, want HMAC-SHA256(key, user id ‖ code) %x", got, want)
+	var got []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.ToLower(h))
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("stored hashes %v, want HMAC-SHA256(key, user id ‖ code) %v", got, want)
+	}
+	code := issued[0].Code
 
 	// The same database under another key file: the code does not match.
 	other, err := Open(ctx, Options{Path: db.path, KeyFile: filepath.Join(t.TempDir(), "other.key"), Now: db.clock.Now})

@@ -102,8 +102,10 @@ type Store struct {
 	closeErr    error
 	// cache is the writer's copy of the users it has read (usertx.go).
 	cache   userCache
-	codeKey []byte      // HMAC-SHA256 key for bypass-code hashes
-	devAEAD cipher.AEAD // AES-256-GCM for device secrets, from the key file
+	codeKey []byte // HMAC-SHA256 key for bypass-code hashes
+	// codeMACs holds HMAC-SHA256 hashers keyed with codeKey (codeHash).
+	codeMACs sync.Pool
+	devAEAD  cipher.AEAD // AES-256-GCM for device secrets, from the key file
 	// rand is the randomness source for codes, secrets and nonces;
 	// crypto/rand.Reader outside tests.
 	rand io.Reader
@@ -146,6 +148,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cache: userCache{max: maxCachedUsers}, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
+	s.codeMACs.New = newCodeMAC(codeKey)
 	if err := s.open(ctx, opts); err != nil {
 		s.closeDBs()
 		return nil, err

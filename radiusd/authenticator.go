@@ -85,10 +85,10 @@ func scanPacket(b []byte) (packetInfo, error) {
 }
 
 // verifyRequestAuthenticator reports whether the Message-Authenticator of
-// a request (value at maOffset) is correct for secret. It compares with
+// a request (value at maOffset) is correct for key. It compares with
 // hmac.Equal.
-func verifyRequestAuthenticator(secret, pkt []byte, maOffset int) bool {
-	want := radwire.MessageAuthenticator(secret, pkt, pkt[4:headerLength], maOffset)
+func verifyRequestAuthenticator(key *radwire.Key, pkt []byte, maOffset int) bool {
+	want := key.MessageAuthenticator(pkt, pkt[4:headerLength], maOffset)
 	return hmac.Equal(want[:], pkt[maOffset:maOffset+maLength])
 }
 
@@ -98,13 +98,13 @@ func verifyRequestAuthenticator(secret, pkt []byte, maOffset int) bool {
 // request authenticator, then the Response Authenticator
 // MD5(Code‖ID‖Length‖RequestAuth‖Attributes‖Secret) over the packet that
 // already holds the MA.
-func signResponse(secret, pkt []byte, reqAuth []byte, maOffset int) {
-	ma := radwire.MessageAuthenticator(secret, pkt, reqAuth, maOffset)
+func signResponse(key *radwire.Key, pkt []byte, reqAuth []byte, maOffset int) {
+	ma := key.MessageAuthenticator(pkt, reqAuth, maOffset)
 	copy(pkt[maOffset:], ma[:])
 	var h hash.Hash = md5.New()
 	h.Write(pkt[:4])
 	h.Write(reqAuth)
 	h.Write(pkt[headerLength:])
-	h.Write(secret)
+	h.Write(key.Secret())
 	h.Sum(pkt[4:4:headerLength])
 }

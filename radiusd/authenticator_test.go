@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"layeh.com/radius"
+
+	"github.com/radgate/radgate/radwire"
 )
 
 // RFC 2865 §7.1 Access-Request (secret "xyzzy5461", user "nemo", password
@@ -64,7 +66,7 @@ func TestRequestMessageAuthenticatorVector(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := tt.mutate(append([]byte(nil), pkt...))
-			if got := verifyRequestAuthenticator(tt.secret, b, info.maOffset); got != tt.want {
+			if got := verifyRequestAuthenticator(radwire.NewKey(tt.secret), b, info.maOffset); got != tt.want {
 				t.Errorf("verify = %v, want %v", got, tt.want)
 			}
 		})
@@ -103,7 +105,7 @@ func TestRFC2865PasswordVector(t *testing.T) {
 func TestResponseVector(t *testing.T) {
 	req := mustHex(t, rfc2865WithMA)
 	want := mustHex(t, rfc2865AcceptWithMA)
-	got, err := encodeResponse(radius.CodeAccessAccept, req[1], req[4:20], rfc2865Secret, "hello", nil, nil, [][]byte{[]byte("abc")})
+	got, err := encodeResponse(radius.CodeAccessAccept, req[1], req[4:20], radwire.NewKey(rfc2865Secret), "hello", nil, nil, [][]byte{[]byte("abc")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestEncodeResponseTooLarge(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		big = append(big, make([]byte, 253))
 	}
-	if _, err := encodeResponse(radius.CodeAccessReject, 1, make([]byte, 16), []byte("s"), "", nil, nil, big); err == nil {
+	if _, err := encodeResponse(radius.CodeAccessReject, 1, make([]byte, 16), radwire.NewKey([]byte("s")), "", nil, nil, big); err == nil {
 		t.Error("oversized response encoded")
 	}
 }

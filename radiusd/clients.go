@@ -7,6 +7,7 @@ import (
 
 	"github.com/radgate/radgate/policy"
 	"github.com/radgate/radgate/radattr"
+	"github.com/radgate/radgate/radwire"
 )
 
 // Client is one NAS allowed to talk to the server, matched by source
@@ -35,6 +36,8 @@ type Client struct {
 	// RateLimit bounds the rejects of each source address of the client.
 	// Default (zero): no limit.
 	RateLimit RateLimit
+
+	key *radwire.Key // Secret's Message-Authenticator hashers, set by the client table
 }
 
 // clientTable maps a source address to the most specific client. It is
@@ -72,6 +75,7 @@ func newClientTable(clients []Client) (*clientTable, error) {
 			return nil, fmt.Errorf("radiusd: client %q: rate limit needs a positive rate and burst: %w", c.Name, ErrInvalidClient)
 		}
 		c.Secret = append([]byte(nil), c.Secret...)
+		c.key = radwire.NewKey(c.Secret)
 		c.Reply = radattr.Clone(c.Reply)
 		p := normalizePrefix(c.Network)
 		c.Network = p

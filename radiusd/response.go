@@ -7,6 +7,7 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radgate/radgate/radattr"
+	"github.com/radgate/radgate/radwire"
 )
 
 // encodeResponse builds a signed response to a request (step 8): the
@@ -14,7 +15,7 @@ import (
 // attributes when longer than 253 bytes), then State when non-nil, then
 // attrs (reply and pass-through attributes), then the request's
 // Proxy-State attributes unchanged and in order.
-func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, replyMessage string, state []byte, attrs []radattr.Attribute, proxyStates [][]byte) ([]byte, error) {
+func encodeResponse(code radius.Code, id byte, reqAuth []byte, key *radwire.Key, replyMessage string, state []byte, attrs []radattr.Attribute, proxyStates [][]byte) ([]byte, error) {
 	size := headerLength + 2 + maLength
 	for rest := len(replyMessage); rest > 0; rest -= radattr.MaxValueLen {
 		size += 2 + min(rest, radattr.MaxValueLen)
@@ -63,6 +64,6 @@ func encodeResponse(code radius.Code, id byte, reqAuth []byte, secret []byte, re
 		pkt = append(pkt, attrProxyState, byte(2+len(ps)))
 		pkt = append(pkt, ps...)
 	}
-	signResponse(secret, pkt, reqAuth, maOffset)
+	signResponse(key, pkt, reqAuth, maOffset)
 	return pkt, nil
 }

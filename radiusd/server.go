@@ -337,7 +337,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	s.obs.Request(c.Name, info.code)
 
 	// 3. Message-Authenticator.
-	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.Secret, pkt, info.maOffset)) {
+	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.key, pkt, info.maOffset)) {
 		s.drop(dropBadAuthenticator)
 		s.warnLimited(s.authLog, "bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String())
 		return
@@ -456,7 +456,7 @@ func (s *Server) answerStatusServer(conn net.PacketConn, c *Client, pkt []byte, 
 			proxyStates = append(proxyStates, pkt[off+2:off+int(pkt[off+1])])
 		}
 	}
-	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.Secret, "", nil, nil, proxyStates)
+	resp, err := encodeResponse(radius.CodeAccessAccept, pkt[1], pkt[4:headerLength], c.key, "", nil, nil, proxyStates)
 	if err != nil {
 		s.drop(dropEncodeFailed)
 		s.logger.Error("cannot encode status-server response", "client", c.Name, "error", err)
@@ -539,7 +539,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		dec.Result = policy.Reject
 	}
 
-	resp, err := encodeResponse(code, pkt[1], pkt[4:headerLength], c.Secret, dec.ReplyMessage, state, attrs, pr.proxyStates)
+	resp, err := encodeResponse(code, pkt[1], pkt[4:headerLength], c.key, dec.ReplyMessage, state, attrs, pr.proxyStates)
 	if err != nil {
 		dropRequest(dropEncodeFailed)
 		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)

@@ -101,3 +101,33 @@ func TestVerifyResponse(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyMatchesPlainHMAC checks Key's reused hashers: packet after packet,
+// from several goroutines at once, each Message-Authenticator equals the
+// plain HMAC-MD5 over the packet, so no hasher carries state from an
+// earlier packet.
+func TestKeyMatchesPlainHMAC(t *testing.T) {
+	k := NewKey(secret)
+	if !bytes.Equal(k.Secret(), secret) {
+		t.Fatalf("Secret() = %q, want %q", k.Secret(), secret)
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 50 {
+				auth := bytes.Repeat([]byte{byte(g), byte(i)}, 8)
+				p := packet(1, auth, attr(1, bytes.Repeat([]byte{'u'}, 1+i)), attr(TypeMessageAuthenticator, make([]byte, 16)))
+				off := len(p) - 16
+				got := k.MessageAuthenticator(p, auth, off)
+				if want := hmacOver(p, auth, off); !bytes.Equal(got[:], want) {
+					t.Errorf("goroutine %d packet %d: %x, want %x", g, i, got, want)
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
