@@ -46,7 +46,7 @@ var (
 // Authenticator field and the 16-byte value at maOffset zeroed. pkt is not
 // modified.
 func MessageAuthenticator(secret, pkt, auth []byte, maOffset int) [MessageAuthenticatorLength]byte {
-	return messageAuthenticator(hmac.New(md5.New, secret), pkt, auth, maOffset)
+	return messageAuthenticator(&keyedMAC{Hash: hmac.New(md5.New, secret)}, pkt, auth, maOffset)
 }
 
 // Key is a shared secret that keeps its keyed HMAC-MD5 hashers for reuse:
@@ -56,14 +56,21 @@ func MessageAuthenticator(secret, pkt, auth []byte, maOffset int) [MessageAuthen
 // concurrent use. A server holds one per client.
 type Key struct {
 	secret []byte
-	macs   sync.Pool
+	macs   sync.Pool // of *keyedMAC
+}
+
+// keyedMAC is an HMAC-MD5 keyed with the secret, with room for its sum (a
+// sum written into a local array would escape through the interface).
+type keyedMAC struct {
+	hash.Hash
+	sum [MessageAuthenticatorLength]byte
 }
 
 // NewKey returns the Key of secret, which it keeps (the caller must not
 // change it).
 func NewKey(secret []byte) *Key {
 	k := &Key{secret: secret}
-	k.macs.New = func() any { return hmac.New(md5.New, secret) }
+	k.macs.New = func() any { return &keyedMAC{Hash: hmac.New(md5.New, secret)} }
 	return k
 }
 
@@ -73,22 +80,25 @@ func (k *Key) Secret() []byte { return k.secret }
 // MessageAuthenticator is the package's MessageAuthenticator under k's
 // secret.
 func (k *Key) MessageAuthenticator(pkt, auth []byte, maOffset int) [MessageAuthenticatorLength]byte {
-	h := k.macs.Get().(hash.Hash)
-	defer k.macs.Put(h)
-	h.Reset()
-	return messageAuthenticator(h, pkt, auth, maOffset)
+	m := k.macs.Get().(*keyedMAC)
+	defer k.macs.Put(m)
+	m.Reset()
+	return messageAuthenticator(m, pkt, auth, maOffset)
 }
 
-// messageAuthenticator computes a Message-Authenticator with h, a fresh or
+// zeroMA stands in for the Message-Authenticator value being computed.
+var zeroMA [MessageAuthenticatorLength]byte
+
+// messageAuthenticator computes a Message-Authenticator with m, a fresh or
 // reset HMAC-MD5 keyed with the secret.
-func messageAuthenticator(h hash.Hash, pkt, auth []byte, maOffset int) [MessageAuthenticatorLength]byte {
-	var zero, out [MessageAuthenticatorLength]byte
-	h.Write(pkt[:4])
-	h.Write(auth)
-	h.Write(pkt[HeaderLength:maOffset])
-	h.Write(zero[:])
-	h.Write(pkt[maOffset+MessageAuthenticatorLength:])
-	h.Sum(out[:0])
+func messageAuthenticator(m *keyedMAC, pkt, auth []byte, maOffset int) [MessageAuthenticatorLength]byte {
+	m.Write(pkt[:4])
+	m.Write(auth)
+	m.Write(pkt[HeaderLength:maOffset])
+	m.Write(zeroMA[:])
+	m.Write(pkt[maOffset+MessageAuthenticatorLength:])
+	var out [MessageAuthenticatorLength]byte
+	copy(out[:], m.Sum(m.sum[:0]))
 	return out
 }
 
