@@ -22,6 +22,14 @@ type login struct {
 	done chan error
 }
 
+// committer is a durable write that a groupCommit drives: the fsync
+// writer's recordLog or the sqlite writer's counters.
+type committer interface {
+	// commit makes one record per login durable.
+	commit([]login) error
+	close()
+}
+
 // groupCommit is a Decider whose logins one writer goroutine commits in
 // batches: everything queued goes into one commit, and each login is
 // accepted once its commit returned.

@@ -100,19 +100,9 @@ func openWriter(write, dir, cfgPath string) (radiusd.Decider, func(), error) {
 	case "none":
 		return acceptAll{}, func() {}, nil
 	case "fsync":
-		l, err := openRecordLog(filepath.Join(dir, "ceiling.log"))
-		if err != nil {
-			return nil, nil, err
-		}
-		g := newGroupCommit(l.commit)
-		return g, func() { g.close(); l.close() }, nil
+		return groupCommitted(openRecordLog(filepath.Join(dir, "ceiling.log")))
 	case "sqlite":
-		c, err := openCounters(filepath.Join(dir, "ceiling.db"))
-		if err != nil {
-			return nil, nil, err
-		}
-		g := newGroupCommit(c.commit)
-		return g, func() { g.close(); c.close() }, nil
+		return groupCommitted(openCounters(filepath.Join(dir, "ceiling.db")))
 	case "codestore":
 		cfg, err := config.Load(cfgPath)
 		if err != nil {
@@ -125,6 +115,16 @@ func openWriter(write, dir, cfgPath string) (radiusd.Decider, func(), error) {
 		return storeLogin{s}, func() { s.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown -write %q (none, fsync, sqlite, codestore)", write)
+}
+
+// groupCommitted returns a group-commit Decider over w, opened with err,
+// and the function that closes both.
+func groupCommitted(w committer, err error) (radiusd.Decider, func(), error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	g := newGroupCommit(w.commit)
+	return g, func() { g.close(); w.close() }, nil
 }
 
 // acceptAll accepts every request at once.
