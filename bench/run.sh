@@ -214,6 +214,20 @@ i=0
 : >"$WORK/creds/fr.txt"
 while [ $i -lt 1000 ]; do printf 'fr%d fr-pw-%d\n' $i $i >>"$WORK/creds/fr.txt"; i=$((i + 1)); done
 
+# wait_up NAME UDP_PORT TCP_PORT LOG...: wait until SERVER_PID listens on
+# UDP_PORT, and on TCP_PORT unless it is empty; if the server dies first,
+# show its LOGs and stop.
+wait_up() {
+	local name=$1 udp=$2 tcp=$3
+	shift 3
+	for _ in $(seq 1 100); do
+		if [ -n "$(ss -Hlun "sport = :$udp")" ] && { [ -z "$tcp" ] || [ -n "$(ss -Hltn "sport = :$tcp")" ]; }; then return; fi
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$@" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "bench: $name did not start" >&2; exit 1
+}
+
 SERVER_PID=""
 SERVER_ADDR=""
 METRICS_PORT="" # radiusd's metrics listener; empty for FreeRADIUS
@@ -227,12 +241,7 @@ start_fr() { # start_fr NAME WITH_SQL
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR="127.0.0.1:$port"
 	METRICS_PORT=""
-	for _ in $(seq 1 100); do
-		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/log/stdout" "$dir/log/radius.log" >&2; exit 1; }
-		sleep 0.1
-	done
-	echo "bench: freeradius did not start" >&2; exit 1
+	wait_up freeradius "$port" "" "$dir/log/stdout" "$dir/log/radius.log"
 }
 
 start_rg() { # start_rg BACKEND
@@ -244,12 +253,7 @@ start_rg() { # start_rg BACKEND
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR="127.0.0.1:$port"
-	for _ in $(seq 1 100); do
-		if [ -n "$(ss -Hlun "sport = :$port")" ] && [ -n "$(ss -Hltn "sport = :$METRICS_PORT")" ]; then return; fi
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
-		sleep 0.1
-	done
-	echo "bench: radiusd did not start" >&2; exit 1
+	wait_up radiusd "$port" "$METRICS_PORT" "$log"
 }
 
 start_ceil() { # start_ceil WRITE
@@ -261,12 +265,7 @@ start_ceil() { # start_ceil WRITE
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR="127.0.0.1:$port"
-	for _ in $(seq 1 100); do
-		if [ -n "$(ss -Hlun "sport = :$port")" ]; then return; fi
-		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; exit 1; }
-		sleep 0.1
-	done
-	echo "bench: ceiling did not start" >&2; exit 1
+	wait_up ceiling "$port" "" "$log"
 }
 
 stop_server() {
