@@ -178,16 +178,19 @@ func (s *Store) insertAudits(tx *dbTx, events []AuditEvent) error {
 
 // insertAudit writes e inside tx; zero Time takes the tx's now.
 func insertAudit(ctx context.Context, tx *dbTx, e AuditEvent) error {
-	t := e.Time
-	if t.IsZero() {
-		t = tx.now
-	}
-	_, err := tx.ExecContext(ctx, qInsertAudit,
-		t.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail)
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, qInsertAudit, auditArgs(e, tx.now)...); err != nil {
 		return fmt.Errorf("codestore: audit: %w", err)
 	}
 	return nil
+}
+
+// auditArgs are e's values for qInsertAudit; a zero Time takes now.
+func auditArgs(e AuditEvent, now time.Time) []any {
+	t := e.Time
+	if t.IsZero() {
+		t = now
+	}
+	return []any{t.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail}
 }
 
 // adminEvent writes an admin change ("ok") for user inside tx.

@@ -32,6 +32,11 @@ type UserTx interface {
 	RecordFailure(r LockoutRules) (locked bool, err error)
 	// ResetFailures clears the failure count after a success.
 	ResetFailures() error
+	// Audit writes e in this transaction, so that it commits together
+	// with the writes before it: a spent use or a counted failure and its
+	// audit row are on disk together or not at all (rule 10). A zero Time
+	// takes the transaction's time.
+	Audit(e AuditEvent) error
 }
 
 // maxCachedUsers bounds the writer's user cache. Only users that exist
@@ -174,6 +179,16 @@ func (t *userTx) User() (User, bool) {
 
 func (t *userTx) HasEnabledDevice() bool {
 	return t.st != nil && len(t.st.devices) > 0
+}
+
+func (t *userTx) Audit(e AuditEvent) error {
+	if e.Action == "" {
+		return fmt.Errorf("codestore: audit: empty action: %w", ErrInvalid)
+	}
+	if _, err := t.tx.stmt(t.s.wstmts.insertAudit).ExecContext(t.tx.ctx, auditArgs(e, t.tx.now)...); err != nil {
+		return fmt.Errorf("codestore: audit: %w", err)
+	}
+	return nil
 }
 
 // failed marks the cache for dropping after a failed write and passes err

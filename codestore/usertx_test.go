@@ -284,3 +284,46 @@ func TestFailedCommitDropsCache(t *testing.T) {
 		t.Fatalf("cache kept %d failures of a failed COMMIT", v.user.Failures)
 	}
 }
+
+// TestUserTxAuditCommitsWithTheUse checks that UserTx.Audit writes its row
+// in the login's own transaction, even with the audit queue on: once
+// WithUser returned, the spent use and its row are both in the database
+// (rule 10). An event without an action is refused and writes nothing.
+func TestUserTxAuditCommitsWithTheUse(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, func(o *Options) { o.AsyncAudit = true })
+	alice := db.mustUser(t, "alice")
+	code := db.mustIssue(t, IssueRequest{User: "alice", Count: 1, Uses: 1})[0]
+	detail := fmt.Sprintf("code=%d", code.ID)
+	err := db.WithUser(ctx, "alice", func(tx UserTx) error {
+		id, ok, err := tx.ConsumeBypassCode(code.Code)
+		if err != nil || !ok || id != code.ID {
+			return fmt.Errorf("consume: id %d ok %v err %v", id, ok, err)
+		}
+		return tx.Audit(AuditEvent{Actor: "client:vpn", Action: "auth", User: "alice", Client: "vpn", Result: "accept", Reason: "bypass_code", Detail: detail})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := db.countCodes(t, alice.ID); n != 0 {
+		t.Errorf("%d codes left, want the spent one deleted", n)
+	}
+	events, err := db.AuditLog(ctx, AuditFilter{User: "alice", Action: "auth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Detail != detail || !events[0].Time.Equal(db.clock.Now()) {
+		t.Fatalf("auth events right after WithUser: %+v, want one with %q at %v", events, detail, db.clock.Now())
+	}
+
+	var auditErr error
+	if err := db.WithUser(ctx, "alice", func(tx UserTx) error { auditErr = tx.Audit(AuditEvent{User: "alice"}); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(auditErr, ErrInvalid) {
+		t.Errorf("event without action: %v, want ErrInvalid", auditErr)
+	}
+	if events, err := db.AuditLog(ctx, AuditFilter{User: "alice", Action: "auth"}); err != nil || len(events) != 1 {
+		t.Errorf("auth rows of alice: %d (%v), want still 1", len(events), err)
+	}
+}

@@ -139,6 +139,9 @@ func TestStoreCountsFailuresOnly(t *testing.T) {
 	if _, _, err := tx.ConsumeBypassCode("123456789"); err == nil {
 		t.Fatal("failing transaction answered")
 	}
+	if err := tx.Audit(codestore.AuditEvent{Action: "auth"}); err == nil {
+		t.Fatal("failing transaction wrote an audit row")
+	}
 
 	srv := httptest.NewServer(m.Handler(store, nil))
 	defer srv.Close()
@@ -150,6 +153,7 @@ func TestStoreCountsFailuresOnly(t *testing.T) {
 		{"not found is not an error, the closed store is", `radgate_store_errors_total{op="user_by_name"} 1`},
 		{"transaction failure", `radgate_store_errors_total{op="with_user"} 1`},
 		{"consume failure", `radgate_store_errors_total{op="consume_bypass_code"} 1`},
+		{"audit failure", `radgate_store_errors_total{op="audit"} 1`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +173,8 @@ type failingTx struct{ codestore.UserTx }
 func (failingTx) ConsumeBypassCode(string) (int64, bool, error) {
 	return 0, false, errors.New("disk I/O error")
 }
+
+func (failingTx) Audit(codestore.AuditEvent) error { return errors.New("disk I/O error") }
 
 // grep returns the lines of s containing sub.
 func grep(s, sub string) string {

@@ -78,3 +78,9 @@ func (t countingTx) ResetFailures() error {
 	t.c.count("reset_failures", err)
 	return err
 }
+
+func (t countingTx) Audit(e codestore.AuditEvent) error {
+	err := t.UserTx.Audit(e)
+	t.c.count("audit", err)
+	return err
+}

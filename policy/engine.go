@@ -196,7 +196,10 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	default:
 		d.ReplyMessage = ""
 	}
-	e.audit(ctx, req, d, log)
+	if !d.audited {
+		e.audit(ctx, req, d, log)
+	}
+	d.audited = false
 	if !e.log.IsDebug() {
 		return d, nil
 	}
@@ -231,7 +234,7 @@ func (e *Engine) decide(ctx context.Context, req Request, login string, log deci
 		return reject(ReasonChallengeExpired)
 	}
 	if req.Challenge != nil {
-		d := e.answer(ctx, req.Challenge.UserName, text, log)
+		d := e.answer(ctx, req.Client, req.Challenge.UserName, text, log)
 		if d.Result == Accept {
 			d.Attributes = req.Challenge.Attributes // radiusd took them out of its table: ours alone
 		}
@@ -279,7 +282,7 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 	if !res.OK {
 		return reject(ReasonBadPassword)
 	}
-	d := e.secondStep(ctx, req.UserName, c.code, challenge, log)
+	d := e.secondStep(ctx, req.Client, req.UserName, c.code, challenge, log)
 	if d.Result == Accept || d.Result == Challenge {
 		d.Attributes = res.Attributes
 	}
@@ -289,22 +292,30 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 // codeOnly handles a first request with primary backend "none": text is
 // the code, and an empty one asks for it (except in concat mode).
 func (e *Engine) codeOnly(ctx context.Context, req Request, code string, log decisionLog) Decision {
-	return e.secondStep(ctx, req.UserName, code, code == "" && req.Mode != ModeConcat, log)
+	return e.secondStep(ctx, req.Client, req.UserName, code, code == "" && req.Mode != ModeConcat, log)
 }
 
 // answer handles the answer to a challenge: the primary check passed when
 // the challenge was sent; code is the second factor.
-func (e *Engine) answer(ctx context.Context, name, code string, log decisionLog) Decision {
-	return e.secondStep(ctx, name, code, false, log).withUser(name)
+func (e *Engine) answer(ctx context.Context, client, name, code string, log decisionLog) Decision {
+	return e.secondStep(ctx, client, name, code, false, log)
 }
 
 // secondStep runs the user checks and the second factor for the named user
 // in one store transaction, so that every check sees the user as the code
-// is spent, and the decision is on disk when it returns.
-func (e *Engine) secondStep(ctx context.Context, name, code string, challenge bool, log decisionLog) Decision {
+// is spent, and the decision is on disk when it returns. The decision's
+// audit event is written in that transaction too, so that a spent use or a
+// counted failure never lands without it (rule 10); when that write fails,
+// Decide queues the event as it does for every other decision.
+func (e *Engine) secondStep(ctx context.Context, client, name, code string, challenge bool, log decisionLog) Decision {
 	var d Decision
 	err := e.store.WithUser(ctx, name, func(tx codestore.UserTx) error {
-		d = e.afterPrimary(tx, code, challenge, log)
+		d = e.afterPrimary(tx, code, challenge, log).withUser(name)
+		if err := tx.Audit(e.auditEvent(client, d)); err != nil {
+			log.Error("could not write audit event with the decision, queueing it", "error", err)
+			return nil
+		}
+		d.audited = true
 		return nil
 	})
 	if err != nil {
@@ -481,16 +492,24 @@ func (e *Engine) codeLengths(found bool, enabled []codestore.Device) []int {
 	return sortedLengths(lengths)
 }
 
-// audit writes the decision's audit event. It outlives ctx (bounded by
+// audit queues the decision's audit event. It outlives ctx (bounded by
 // StoreTimeout) so that a consumed code is recorded even when the request
 // is cancelled; a failure is logged and the decision kept.
 func (e *Engine) audit(ctx context.Context, req Request, d Decision, log decisionLog) {
+	ev := e.auditEvent(req.Client, d)
+	if err := e.store.Audit(context.WithoutCancel(ctx), ev); err != nil {
+		log.Error("could not write audit event", "error", err, "result", ev.Result, "reason", ev.Reason)
+	}
+}
+
+// auditEvent is the audit event of decision d for a request from client.
+func (e *Engine) auditEvent(client string, d Decision) codestore.AuditEvent {
 	ev := codestore.AuditEvent{
 		Time:   e.Now(),
-		Actor:  "client:" + req.Client,
+		Actor:  "client:" + client,
 		Action: "auth",
 		User:   d.UserName,
-		Client: req.Client,
+		Client: client,
 		Result: d.Result.String(),
 		Reason: string(d.Reason),
 	}
@@ -500,9 +519,7 @@ func (e *Engine) audit(ctx context.Context, req Request, d Decision, log decisio
 	case d.CodeID != 0:
 		ev.Detail = "code=" + strconv.FormatInt(d.CodeID, 10)
 	}
-	if err := e.store.Audit(context.WithoutCancel(ctx), ev); err != nil {
-		log.Error("could not write audit event", "error", err, "result", ev.Result, "reason", ev.Reason)
-	}
+	return ev
 }
 
 // reject is a Reject decision for reason.

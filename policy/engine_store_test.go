@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base32"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,17 +54,22 @@ type realEnv struct {
 }
 
 // mustRealEnv opens a codestore in t.TempDir() and builds an Engine on it
-// with lockout after 3 failures for 10 minutes.
-func mustRealEnv(t *testing.T) *realEnv {
+// with lockout after 3 failures for 10 minutes. opts may change the store's
+// options.
+func mustRealEnv(t *testing.T, opts ...func(*codestore.Options)) *realEnv {
 	t.Helper()
 	dir := t.TempDir()
 	// Mid-step, so that a code for "now" stays in the same TOTP step.
 	clk := &testClock{t: time.Unix(1_800_000_015, 0)}
-	s, err := codestore.Open(context.Background(), codestore.Options{
+	o := codestore.Options{
 		Path:    filepath.Join(dir, "radgate.db"),
 		KeyFile: filepath.Join(dir, "radgate.key"),
 		Now:     clk.Now,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := codestore.Open(context.Background(), o)
 	if err != nil {
 		t.Fatalf("codestore.Open: %v", err)
 	}
@@ -186,6 +192,46 @@ func TestRealStoreTOTPReplay(t *testing.T) {
 	}
 	if auth != 6 {
 		t.Errorf("%d auth audit events, want 6 (one per decision)", auth)
+	}
+}
+
+// TestRealStoreAuditCommitsWithTheUse runs the store as radiusd does, with
+// the audit queue on. The audit row of a second-step decision commits with
+// the use or failure it records (rule 10), so it is in the database as soon
+// as Decide returns.
+func TestRealStoreAuditCommitsWithTheUse(t *testing.T) {
+	env := mustRealEnv(t, func(o *codestore.Options) { o.AsyncAudit = true })
+	env.mustUser(t, "alice", "alice-pw", codestore.TOTP)
+	code := env.issue(t, "alice", 2, time.Hour)
+	ctx := context.Background()
+	authEvents := func() []codestore.AuditEvent {
+		t.Helper()
+		events, err := env.store.AuditLog(ctx, codestore.AuditFilter{User: "alice", Action: "auth"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return events
+	}
+	for i, tt := range []struct {
+		password   string
+		wantResult Result
+		wantReason Reason
+		wantDetail string
+	}{
+		{"alice-pw," + code.Code, Accept, ReasonBypassCode, "code=" + strconv.FormatInt(code.ID, 10)},
+		{"alice-pw,000000000", Reject, ReasonBadCode, ""},
+	} {
+		d, err := env.engine.Decide(ctx, pap(ModeConcat, "alice", tt.password))
+		if err != nil || d.Result != tt.wantResult || d.Reason != tt.wantReason {
+			t.Fatalf("request %d: %s/%s (%v), want %s/%s", i, d.Result, d.Reason, err, tt.wantResult, tt.wantReason)
+		}
+		events := authEvents()
+		if len(events) != i+1 {
+			t.Fatalf("request %d: %d auth events right after Decide, want %d: %+v", i, len(events), i+1, events)
+		}
+		if e := events[0]; e.Result != tt.wantResult.String() || e.Reason != string(tt.wantReason) || e.Detail != tt.wantDetail {
+			t.Errorf("request %d: newest auth event %+v, want %s/%s %q", i, e, tt.wantResult, tt.wantReason, tt.wantDetail)
+		}
 	}
 }
 

@@ -388,7 +388,10 @@ func decideCases() []decideCase {
 		{name: "reset down keeps accept", fail: map[string]error{"ResetFailures": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
 			wantResult: Accept, wantReason: ReasonDeviceCode, wantUser: "alice", wantDevice: 11,
 			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:123456", "reset"}},
-		{name: "audit down keeps accept", fail: map[string]error{"Audit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,987654321"),
+		{name: "audit down keeps accept", fail: map[string]error{"UserTx.Audit": errDown, "Audit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,987654321"),
+			wantResult: Accept, wantReason: ReasonBypassCode, wantUser: "alice", wantCode: 21,
+			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:987654321", "consume:987654321", "reset"}},
+		{name: "audit in the transaction down queues it", fail: map[string]error{"UserTx.Audit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,987654321"),
 			wantResult: Accept, wantReason: ReasonBypassCode, wantUser: "alice", wantCode: 21,
 			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:987654321", "consume:987654321", "reset"}},
 		{name: "answer store down secure", fail: map[string]error{"WithUser": errDown}, req: answer("alice", "123456"),
@@ -438,6 +441,15 @@ func TestDecide(t *testing.T) {
 				t.Errorf("store calls %q, want %q", store.calls, tt.wantCalls)
 			}
 			checkAudit(t, store.audits, tt.req, d)
+			// A decision made in a store transaction is audited in it
+			// (rule 10); any other is queued.
+			wantQueued := 1
+			if store.txs > 0 && tt.fail["UserTx.Audit"] == nil {
+				wantQueued = 0
+			}
+			if store.queued != wantQueued {
+				t.Errorf("%d audit events queued, want %d", store.queued, wantQueued)
+			}
 			secrets := secretsOf(tt.req, prim.calls, store.calls)
 			checkNoSecrets(t, "log", logBuf.String(), secrets)
 			for _, a := range store.audits {

@@ -26,6 +26,8 @@ type fakeStore struct {
 	fail        map[string]error // method name → error
 	calls       []string         // "verify:CODE", "consume:CODE", "record", "reset"
 	audits      []codestore.AuditEvent
+	queued      int // how many of audits came through Store.Audit, not UserTx.Audit
+	txs         int // WithUser transactions that ran fn
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -69,6 +71,9 @@ func (f *fakeStore) WithUser(_ context.Context, name string, fn func(codestore.U
 	for _, d := range f.devices[name] {
 		hasDevice = hasDevice || d.Enabled
 	}
+	if err == nil {
+		f.txs++
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return err
@@ -97,6 +102,17 @@ func (t *fakeTx) RecordFailure(r codestore.LockoutRules) (bool, error) {
 	return t.f.recordFailure(t.user.ID, r)
 }
 func (t *fakeTx) ResetFailures() error { return t.f.resetFailures(t.user.ID) }
+
+// Audit records e unless fail["UserTx.Audit"] is set.
+func (t *fakeTx) Audit(e codestore.AuditEvent) error {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	if err := t.f.failure("UserTx.Audit"); err != nil {
+		return err
+	}
+	t.f.audits = append(t.f.audits, e)
+	return nil
+}
 
 func (f *fakeStore) verifyDeviceCode(userID int64, code string) (int64, bool, error) {
 	f.mu.Lock()
@@ -149,6 +165,7 @@ func (f *fakeStore) Audit(_ context.Context, e codestore.AuditEvent) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.audits = append(f.audits, e)
+	f.queued++
 	return f.failure("Audit")
 }
 

@@ -160,4 +160,9 @@ type Decision struct {
 	// (primary.pass_through_attributes), set on Accept and on Challenge
 	// (radiusd keeps them in the challenge state); nil on Reject.
 	Attributes []radattr.Attribute
+
+	// audited: the audit event was written with the decision's store
+	// transaction, so Decide does not queue it. Always false once Decide
+	// returns.
+	audited bool
 }
