@@ -19,6 +19,16 @@
 # of no write, a 64-byte record with one fdatasync per batch, one SQLite
 # UPDATE per login, or radgate's store alone; with rg-bypass they show
 # what each layer of a login costs.
+#
+# Two builds of radiusd, interleaved: BENCH_BASELINE names a git revision;
+# radiusd is built at it too, and the scenarios base-bypass, base-totp,
+# base-wrong and base-local run that build exactly as the rg-* ones run
+# this checkout's. BENCH_ROUNDS (1) repeats the whole list of
+# concurrencies and scenarios, each round's rows compared with that round's
+# FreeRADIUS; with more than one round a table of medians follows. For
+# example, to measure a change against main at concurrency 64:
+#   BENCH_BASELINE=main BENCH_ROUNDS=5 BENCH_CONCURRENCY=64 \
+#     BENCH_SCENARIOS="rg-bypass base-bypass" bash bench/run.sh
 set -euo pipefail
 
 DURATION=${BENCH_DURATION:-10s}
@@ -26,6 +36,8 @@ CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
 USERS=${BENCH_USERS:-20000}
 LOCAL_DURATION=${BENCH_LOCAL_DURATION:-10s}
 SCENARIOS=${BENCH_SCENARIOS:-"fr-pap fr-sql rg-bypass rg-totp rg-wrong rg-local"}
+BASELINE=${BENCH_BASELINE:-}
+ROUNDS=${BENCH_ROUNDS:-1}
 SECRET="bench-secret-$$"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +61,15 @@ mkdir -p "$WORK/bin" "$WORK/creds" "$WORK/results"
 	go build -o "$WORK/bin/radiusctl" ./cmd/radiusctl &&
 	go build -o "$WORK/bin/prep" ./bench/prep &&
 	go build -o "$WORK/bin/ceiling" ./bench/ceiling)
+case " $SCENARIOS " in *" base-"*)
+	[ -n "$BASELINE" ] || { echo "bench: base-* scenarios need BENCH_BASELINE (a git revision)" >&2; exit 1; } ;;
+esac
+if [ -n "$BASELINE" ]; then
+	echo "== building radiusd at $BASELINE" >&2
+	mkdir -p "$WORK/base-src"
+	git -C "$ROOT" archive "$BASELINE" | tar -x -C "$WORK/base-src"
+	(cd "$WORK/base-src" && go build -o "$WORK/bin/radiusd-base" ./cmd/radiusd)
+fi
 
 freeport() {
 	local p
@@ -244,12 +265,12 @@ start_fr() { # start_fr NAME WITH_SQL
 	wait_up freeradius "$port" "" "$dir/log/stdout" "$dir/log/radius.log"
 }
 
-start_rg() { # start_rg BACKEND
+start_rg() { # start_rg BACKEND BINARY
 	local log="$WORK/rg/radiusd.log" port
 	port=$(freeport)
 	METRICS_PORT=$(freeport)
 	rg_config "$WORK/rg/run.hcl" "$1" "$port" "$METRICS_PORT"
-	"$WORK/bin/radiusd" -config "$WORK/rg/run.hcl" 2>"$log" &
+	"$WORK/bin/$2" -config "$WORK/rg/run.hcl" 2>"$log" &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
 	SERVER_ADDR="127.0.0.1:$port"
@@ -296,13 +317,14 @@ commit_counters() {
 
 # run_one SCENARIO CONCURRENCY: start the server, load it, record a line.
 run_one() {
-	local sc=$1 c=$2 creds dur=$DURATION count="" timeout=2s
-	case $sc in
+	local sc=$1 c=$2 creds dur=$DURATION count="" timeout=2s bin=radiusd kind=$1
+	case $sc in base-*) bin=radiusd-base kind=rg-${sc#base-} ;; esac
+	case $kind in
 	fr-pap) start_fr fr-pap 0; creds=fr.txt ;;
 	fr-sql) start_fr fr-sql 1; creds=fr.txt ;;
-	rg-bypass) start_rg none; creds=bypass.txt ;;
+	rg-bypass) start_rg none "$bin"; creds=bypass.txt ;;
 	rg-totp)
-		start_rg none
+		start_rg none "$bin"
 		"$WORK/bin/prep" totp -users "$USERS" -out "$WORK/creds" -within "$((${DURATION%s} + 8))s"
 		# A TOTP run holds only 3 requests per user: without a warm-up a
 		# third of them would be the first of their user, which the other
@@ -312,8 +334,8 @@ run_one() {
 			--users "$WORK/creds/bypass.txt" --concurrency 64 --count "$USERS" --duration 5s >/dev/null || true
 		creds=totp.txt
 		count="--count $((USERS * 3))" ;;
-	rg-wrong) start_rg none; creds=wrong.txt ;;
-	rg-local) start_rg local; creds=local.txt; dur=$LOCAL_DURATION; timeout=10s ;;
+	rg-wrong) start_rg none "$bin"; creds=wrong.txt ;;
+	rg-local) start_rg local "$bin"; creds=local.txt; dur=$LOCAL_DURATION; timeout=10s ;;
 	ceil-*) start_ceil "${sc#ceil-}"; creds=bypass.txt ;;
 	*) echo "bench: unknown scenario $sc" >&2; exit 1 ;;
 	esac
@@ -353,15 +375,17 @@ echo "== nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | s
 echo "== load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo -e "scenario\tconc\treq/s\taccept\treject\ttimeout\tinvalid\tp50ms\tp90ms\tp99ms\tmaxms\tpeakRSS_MB\tload1/5/15\tserverCPU_us/req\tCPUbusy%\twrites/commit\tcommit_ms" >&2
 : >"$WORK/results/all.tsv"
-for c in $CONCURRENCY; do
-	for sc in $SCENARIOS; do
-		run_one "$sc" "$c"
+for _ in $(seq 1 "$ROUNDS"); do
+	for c in $CONCURRENCY; do
+		for sc in $SCENARIOS; do
+			run_one "$sc" "$c"
+		done
 	done
 done
 
 # rg-local's ceiling: one core's argon2id verify time, measured in this run.
 ARGON=""
-case " $SCENARIOS " in *" rg-local "*)
+case " $SCENARIOS " in *" rg-local "* | *" base-local "*)
 	echo "== argon2id verify time (default costs)" >&2
 	ARGON=$("$WORK/bin/prep" argon2 -n 40) ;;
 esac
@@ -369,22 +393,38 @@ esac
 echo
 echo "| scenario | conc | req/s | accept | reject | timeout | invalid | p50 ms | p90 ms | p99 ms | max ms | peak RSS MB | server CPU µs/req | CPUs busy % | writes/commit | commit ms | ×FR PAP | ×FR SQL | load (1/5/15) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+# Each row is compared with the FreeRADIUS rows of its round: the latest
+# at its concurrency before it, else the first after it.
 awk -F'\t' '
-	{ rows[NR] = $0; if ($1 == "fr-pap") pap[$2] = $3; if ($1 == "fr-sql") sql[$2] = $3 }
+	{ rows[NR] = $0; if ($1 == "fr-pap" && !($2 in pap)) pap[$2] = $3; if ($1 == "fr-sql" && !($2 in sql)) sql[$2] = $3 }
 	END {
 		for (i = 1; i <= NR; i++) {
 			split(rows[i], f, "\t")
+			if (f[1] == "fr-pap") pap[f[2]] = f[3]
+			if (f[1] == "fr-sql") sql[f[2]] = f[3]
 			rp = (pap[f[2]] > 0) ? sprintf("%.2f", f[3] / pap[f[2]]) : "-"
 			rs = (sql[f[2]] > 0) ? sprintf("%.2f", f[3] / sql[f[2]]) : "-"
 			printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[14], f[15], f[16], f[17], rp, rs, f[13]
 		}
 	}' "$WORK/results/all.tsv"
 
+if [ "$ROUNDS" -gt 1 ]; then
+	echo
+	echo "Medians over $ROUNDS rounds:"
+	echo
+	echo "| scenario | conc | req/s | p99 ms | server CPU µs/req |"
+	echo "|---|---|---|---|---|"
+	jq -Rrn '[inputs | split("\t")] | group_by([.[0], (.[1] | tonumber)])[]
+		| def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		"| \(.[0][0]) | \(.[0][1]) | \(map(.[2] | tonumber) | median | floor) | \(map(.[9] | tonumber) | median * 100 | round / 100) | \(map(.[13] | tonumber) | median | floor) |"' \
+		"$WORK/results/all.tsv"
+fi
+
 if [ -n "$ARGON" ]; then
 	val() { awk -v k="$1" '$1 == k {print $2}' <<<"$ARGON"; }
 	echo
 	echo "argon2id verify, one core: $(val argon2id_ms) ms (median of 40); cores: $(val cores)."
 	echo "rg-local target: cores / verify time = $(val target_rate) req/s; $(val cores) goroutines verifying with nothing else running: $(val parallel_rate) req/s."
-	awk -F'\t' -v t="$(val target_rate)" -v p="$(val parallel_rate)" '$1 == "rg-local" {
-		printf "rg-local at concurrency %s: %s req/s = %.2f of the target, %.2f of the parallel rate\n", $2, $3, $3 / t, $3 / p }' "$WORK/results/all.tsv"
+	awk -F'\t' -v t="$(val target_rate)" -v p="$(val parallel_rate)" '$1 == "rg-local" || $1 == "base-local" {
+		printf "%s at concurrency %s: %s req/s = %.2f of the target, %.2f of the parallel rate\n", $1, $2, $3, $3 / t, $3 / p }' "$WORK/results/all.tsv"
 fi

@@ -98,27 +98,9 @@ func TestBenchScript(t *testing.T) {
 	}
 	scenarios := []string{"fr-pap", "fr-sql", "rg-bypass", "rg-wrong", "rg-local",
 		"ceil-none", "ceil-fsync", "ceil-sqlite", "ceil-codestore"}
-	cmd := exec.Command("bash", "../bench/run.sh")
-	cmd.Env = append(os.Environ(), "BENCH_USERS=20", "BENCH_DURATION=1s", "BENCH_LOCAL_DURATION=1s",
-		"BENCH_CONCURRENCY=2", "BENCH_SCENARIOS="+strings.Join(scenarios, " "))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("bench/run.sh: %v\n%s", err, stderr.String())
-	}
-	// | scenario | conc | req/s | accept | reject | timeout | invalid | p50 |
-	// p90 | p99 | max | RSS | CPU µs/req | busy % | writes/commit |
-	// commit ms | ×PAP | ×SQL | load |
+	out := runBenchScript(t, "BENCH_SCENARIOS="+strings.Join(scenarios, " "))
 	rows := map[string][]string{}
-	for line := range strings.Lines(string(out)) {
-		f := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
-		if len(f) != 19 || strings.TrimSpace(f[1]) != "2" {
-			continue
-		}
-		for i := range f {
-			f[i] = strings.TrimSpace(f[i])
-		}
+	for _, f := range tableRows(out, 19) {
 		rows[f[0]] = f
 	}
 	num := func(sc string, col int) float64 {
@@ -171,4 +153,98 @@ func TestBenchScript(t *testing.T) {
 	if rows["fr-pap"] != nil && rows["fr-pap"][16] != "1.00" {
 		t.Errorf("fr-pap ×FR PAP = %q, want 1.00", rows["fr-pap"][16])
 	}
+}
+
+// TestBenchScriptBaseline runs bench/run.sh's comparison of two builds:
+// radiusd built at a git revision (here HEAD) in the base-* scenarios, two
+// rounds interleaved with this checkout's rg-* ones, then the medians.
+// A base-* scenario without a revision is refused.
+func TestBenchScriptBaseline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs FreeRADIUS and two radiusd builds for about 20 s")
+	}
+	for _, tool := range []string{"freeradius", "jq", "ss", "git"} {
+		needTool(t, tool)
+	}
+	if err := exec.Command("git", "rev-parse", "HEAD").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("not in a git checkout: %v", err)
+		}
+		t.Skipf("not in a git checkout: %v", err)
+	}
+
+	cmd := exec.Command("bash", "../bench/run.sh")
+	cmd.Env = append(os.Environ(), "BENCH_USERS=2", "BENCH_SCENARIOS=base-bypass")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "base-* scenarios need BENCH_BASELINE") {
+		t.Errorf("base-bypass without BENCH_BASELINE: %v, output:\n%s", err, out)
+	}
+
+	out := runBenchScript(t, "BENCH_BASELINE=HEAD", "BENCH_ROUNDS=2", "BENCH_SCENARIOS=fr-pap rg-bypass base-bypass")
+	count := map[string]int{}
+	for _, f := range tableRows(out, 19) {
+		count[f[0]]++
+		if f[0] == "fr-pap" {
+			if f[16] != "1.00" {
+				t.Errorf("fr-pap ×FR PAP = %q, want 1.00 (each round its own)", f[16])
+			}
+			continue
+		}
+		// | scenario | conc | req/s | accept | reject | timeout | invalid | …
+		// | writes/commit (14) | commit ms (15) |
+		if f[3] == "0" || f[4] != "0" || f[5] != "0" || f[6] != "0" {
+			t.Errorf("%s: accepts %s, rejects %s, timeouts %s, invalid %s", f[0], f[3], f[4], f[5], f[6])
+		}
+		if perCommit, err := strconv.ParseFloat(f[14], 64); err != nil || perCommit < 1 {
+			t.Errorf("%s: writes per commit %q, want radiusd's counters", f[0], f[14])
+		}
+	}
+	for _, sc := range []string{"fr-pap", "rg-bypass", "base-bypass"} {
+		if count[sc] != 2 {
+			t.Errorf("%d rows of %s, want one per round:\n%s", count[sc], sc, out)
+		}
+	}
+	// | scenario | conc | req/s | p99 ms | server CPU µs/req |
+	medians := map[string]bool{}
+	for _, f := range tableRows(out, 5) {
+		if rate, err := strconv.ParseFloat(f[2], 64); err != nil || rate <= 0 {
+			t.Errorf("median row %q: req/s %q", f[0], f[2])
+		}
+		medians[f[0]] = true
+	}
+	if len(medians) != 3 || !medians["rg-bypass"] || !medians["base-bypass"] {
+		t.Errorf("median rows for %v, want fr-pap, rg-bypass and base-bypass:\n%s", medians, out)
+	}
+}
+
+// runBenchScript runs bench/run.sh small (20 users, 1 s per run,
+// concurrency 2) with the extra settings env and returns its table.
+func runBenchScript(t *testing.T, env ...string) string {
+	t.Helper()
+	cmd := exec.Command("bash", "../bench/run.sh")
+	cmd.Env = append(append(os.Environ(), "BENCH_USERS=20", "BENCH_DURATION=1s", "BENCH_LOCAL_DURATION=1s",
+		"BENCH_CONCURRENCY=2"), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench/run.sh: %v\n%s", err, stderr.String())
+	}
+	return string(out)
+}
+
+// tableRows returns the rows of out's Markdown tables that have cols
+// columns and concurrency 2, each cell trimmed.
+func tableRows(out string, cols int) [][]string {
+	var rows [][]string
+	for line := range strings.Lines(out) {
+		f := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(f) != cols || strings.TrimSpace(f[1]) != "2" {
+			continue
+		}
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		rows = append(rows, f)
+	}
+	return rows
 }
