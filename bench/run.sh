@@ -231,6 +231,14 @@ mkdir -p "$WORK/rg"
 rg_config "$WORK/rg/none.hcl" none
 echo "== preparing $USERS radgate users" >&2
 "$WORK/bin/prep" setup -config "$WORK/rg/none.hcl" -users "$USERS" -out "$WORK/creds"
+# Every radiusd and bench/ceiling run starts from the store as prepared, so
+# that no row depends on what the runs before it wrote (audit rows, spent
+# uses, TOTP steps, failure counts).
+cp "$WORK/rg/radgate.db" "$WORK/rg/prepared.db"
+reset_store() {
+	rm -f "$WORK/rg/radgate.db-wal" "$WORK/rg/radgate.db-shm"
+	cp "$WORK/rg/prepared.db" "$WORK/rg/radgate.db"
+}
 i=0
 : >"$WORK/creds/fr.txt"
 while [ $i -lt 1000 ]; do printf 'fr%d fr-pw-%d\n' $i $i >>"$WORK/creds/fr.txt"; i=$((i + 1)); done
@@ -270,6 +278,7 @@ start_rg() { # start_rg BACKEND BINARY
 	port=$(freeport)
 	METRICS_PORT=$(freeport)
 	rg_config "$WORK/rg/run.hcl" "$1" "$port" "$METRICS_PORT"
+	reset_store
 	"$WORK/bin/$2" -config "$WORK/rg/run.hcl" 2>"$log" &
 	SERVER_PID=$!
 	PIDS+=("$SERVER_PID")
@@ -281,6 +290,7 @@ start_ceil() { # start_ceil WRITE
 	local log="$WORK/rg/ceiling.stderr" port
 	port=$(freeport)
 	METRICS_PORT=""
+	reset_store
 	"$WORK/bin/ceiling" -listen "127.0.0.1:$port" -secret "$SECRET" -write "$1" \
 		-dir "$WORK/rg" -config "$WORK/rg/none.hcl" 2>"$log" &
 	SERVER_PID=$!
