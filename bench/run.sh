@@ -38,6 +38,7 @@ LOCAL_DURATION=${BENCH_LOCAL_DURATION:-10s}
 SCENARIOS=${BENCH_SCENARIOS:-"fr-pap fr-sql rg-bypass rg-totp rg-wrong rg-local"}
 BASELINE=${BENCH_BASELINE:-}
 ROUNDS=${BENCH_ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a whole number of at least 1, not \"$ROUNDS\"" >&2; exit 1; }
 SECRET="bench-secret-$$"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -158,7 +158,8 @@ func TestBenchScript(t *testing.T) {
 // TestBenchScriptBaseline runs bench/run.sh's comparison of two builds:
 // radiusd built at a git revision (here HEAD) in the base-* scenarios, two
 // rounds interleaved with this checkout's rg-* ones, then the medians.
-// A base-* scenario without a revision is refused.
+// A base-* scenario without a revision, and a round count that is not a
+// whole number of at least 1, are refused.
 func TestBenchScriptBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs FreeRADIUS and two radiusd builds for about 20 s")
@@ -173,10 +174,15 @@ func TestBenchScriptBaseline(t *testing.T) {
 		t.Skipf("not in a git checkout: %v", err)
 	}
 
-	cmd := exec.Command("bash", "../bench/run.sh")
-	cmd.Env = append(os.Environ(), "BENCH_USERS=2", "BENCH_SCENARIOS=base-bypass")
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "base-* scenarios need BENCH_BASELINE") {
-		t.Errorf("base-bypass without BENCH_BASELINE: %v, output:\n%s", err, out)
+	for _, bad := range []struct{ env, want string }{
+		{"BENCH_SCENARIOS=base-bypass", "base-* scenarios need BENCH_BASELINE"},
+		{"BENCH_ROUNDS=0", "BENCH_ROUNDS must be a whole number"},
+	} {
+		cmd := exec.Command("bash", "../bench/run.sh")
+		cmd.Env = append(os.Environ(), "BENCH_USERS=2", bad.env)
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), bad.want) {
+			t.Errorf("%s: %v, output:\n%s", bad.env, err, out)
+		}
 	}
 
 	out := runBenchScript(t, "BENCH_BASELINE=HEAD", "BENCH_ROUNDS=2", "BENCH_SCENARIOS=fr-pap rg-bypass base-bypass")
