@@ -23,7 +23,8 @@
 # Two builds of radiusd, interleaved: BENCH_BASELINE names a git revision;
 # radiusd is built at it too, and the scenarios base-bypass, base-totp,
 # base-wrong and base-local run that build exactly as the rg-* ones run
-# this checkout's. BENCH_ROUNDS (1) repeats the whole list of
+# this checkout's, on the store this checkout's bench/prep writes (so the
+# baseline must read the same schema). BENCH_ROUNDS (1) repeats the whole list of
 # concurrencies and scenarios, each round's rows compared with that round's
 # FreeRADIUS; with more than one round a table of medians follows. For
 # example, to measure a change against main at concurrency 64:
@@ -39,6 +40,9 @@ SCENARIOS=${BENCH_SCENARIOS:-"fr-pap fr-sql rg-bypass rg-totp rg-wrong rg-local"
 BASELINE=${BENCH_BASELINE:-}
 ROUNDS=${BENCH_ROUNDS:-1}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a whole number of at least 1, not \"$ROUNDS\"" >&2; exit 1; }
+case " $SCENARIOS " in *" base-"*)
+	[ -n "$BASELINE" ] || { echo "bench: base-* scenarios need BENCH_BASELINE (a git revision)" >&2; exit 1; } ;;
+esac
 SECRET="bench-secret-$$"
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,9 +66,6 @@ mkdir -p "$WORK/bin" "$WORK/creds" "$WORK/results"
 	go build -o "$WORK/bin/radiusctl" ./cmd/radiusctl &&
 	go build -o "$WORK/bin/prep" ./bench/prep &&
 	go build -o "$WORK/bin/ceiling" ./bench/ceiling)
-case " $SCENARIOS " in *" base-"*)
-	[ -n "$BASELINE" ] || { echo "bench: base-* scenarios need BENCH_BASELINE (a git revision)" >&2; exit 1; } ;;
-esac
 if [ -n "$BASELINE" ]; then
 	echo "== building radiusd at $BASELINE" >&2
 	mkdir -p "$WORK/base-src"
