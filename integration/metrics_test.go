@@ -136,7 +136,7 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 	}
 	// The accept spent the code and the reject counted a failure, each in
 	// a commit of its own (the second login began after the first was
-	// answered); the audit events add writes of their own.
+	// answered), each with its audit row inside that write.
 	commits, writes := metric(body, `radgate_store_commits_total`), metric(body, `radgate_store_commit_writes_total`)
 	seconds := metric(body, `radgate_store_commit_seconds_total`)
 	if commits < 2 || writes < commits || seconds <= 0 {
