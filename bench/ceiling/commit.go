@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"runtime"
 
 	_ "github.com/mattn/go-sqlite3" // the sqlite writer's driver
 	"golang.org/x/sys/unix"
@@ -67,6 +68,7 @@ func (g *groupCommit) close() {
 
 func (g *groupCommit) loop() {
 	defer close(g.done)
+	runtime.LockOSThread() // as radgate's writer does
 	batch := make([]login, 0, maxBatch)
 	for l := range g.queue {
 		batch = append(batch[:0], l)
