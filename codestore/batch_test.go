@@ -371,7 +371,7 @@ func TestAsyncAuditLossCounted(t *testing.T) {
 }
 
 // TestBatchWriterKeepsOneThread: every write runs on the writer's one OS
-// thread, however the writes arrive and whatever else runs.
+// thread, from however many goroutines the writes come.
 func TestBatchWriterKeepsOneThread(t *testing.T) {
 	db := mustOpen(t)
 	var mu sync.Mutex
