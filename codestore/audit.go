@@ -166,7 +166,7 @@ func (s *Store) insertAudits(tx *dbTx, events []AuditEvent) error {
 		}
 		args = args[:0]
 		for _, e := range events[:n] {
-			args = append(args, e.Time.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail)
+			args = appendAuditArgs(args, e, tx.now)
 		}
 		if _, err := st.ExecContext(tx.ctx, args...); err != nil {
 			return fmt.Errorf("codestore: audit: %w", err)
@@ -178,19 +178,20 @@ func (s *Store) insertAudits(tx *dbTx, events []AuditEvent) error {
 
 // insertAudit writes e inside tx; zero Time takes the tx's now.
 func insertAudit(ctx context.Context, tx *dbTx, e AuditEvent) error {
-	if _, err := tx.ExecContext(ctx, qInsertAudit, auditArgs(e, tx.now)...); err != nil {
+	if _, err := tx.ExecContext(ctx, qInsertAudit, appendAuditArgs(nil, e, tx.now)...); err != nil {
 		return fmt.Errorf("codestore: audit: %w", err)
 	}
 	return nil
 }
 
-// auditArgs are e's values for qInsertAudit; a zero Time takes now.
-func auditArgs(e AuditEvent, now time.Time) []any {
+// appendAuditArgs appends e's values for one auditRow to args; a zero
+// Time takes now.
+func appendAuditArgs(args []any, e AuditEvent, now time.Time) []any {
 	t := e.Time
 	if t.IsZero() {
 		t = now
 	}
-	return []any{t.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail}
+	return append(args, t.Unix(), e.Actor, e.Action, e.User, e.Client, e.Result, e.Reason, e.Detail)
 }
 
 // adminEvent writes an admin change ("ok") for user inside tx.

@@ -185,7 +185,7 @@ func (t *userTx) Audit(e AuditEvent) error {
 	if e.Action == "" {
 		return fmt.Errorf("codestore: audit: empty action: %w", ErrInvalid)
 	}
-	if _, err := t.tx.stmt(t.s.wstmts.insertAudit).ExecContext(t.tx.ctx, auditArgs(e, t.tx.now)...); err != nil {
+	if _, err := t.tx.stmt(t.s.wstmts.insertAudit).ExecContext(t.tx.ctx, appendAuditArgs(nil, e, t.tx.now)...); err != nil {
 		return fmt.Errorf("codestore: audit: %w", err)
 	}
 	return nil
