@@ -24,9 +24,9 @@
 # radiusd is built at it too, and the scenarios base-bypass, base-totp,
 # base-wrong and base-local run that build exactly as the rg-* ones run
 # this checkout's, on the store this checkout's bench/prep writes (so the
-# baseline must read the same schema). BENCH_ROUNDS (1) repeats the whole list of
-# concurrencies and scenarios, each round's rows compared with that round's
-# FreeRADIUS; with more than one round a table of medians follows. For
+# baseline must read the same schema). BENCH_ROUNDS (1) repeats the whole
+# list of concurrencies and scenarios, each round's rows compared with that
+# round's FreeRADIUS; with more than one round a table of medians follows. For
 # example, to measure a change against main at concurrency 64:
 #   BENCH_BASELINE=main BENCH_ROUNDS=5 BENCH_CONCURRENCY=64 \
 #     BENCH_SCENARIOS="rg-bypass base-bypass" bash bench/run.sh
