@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ const (
 	// MaxCount bounds the requests of one run (and the latency samples
 	// kept): a run bounded only by Duration stops here too.
 	MaxCount = 10_000_000
-	// MaxConcurrency bounds the outstanding requests (one socket each).
+	// MaxConcurrency bounds the outstanding requests.
 	MaxConcurrency = 4096
 	// MaxCredentials bounds the lines of a credentials file.
 	MaxCredentials = 1_000_000
@@ -49,9 +50,9 @@ type Config struct {
 	Secret []byte
 	// Credentials are sent in turn, round robin; at least one.
 	Credentials []Credential
-	// Concurrency is the number of outstanding requests (closed loop: each
-	// worker sends its next request when the last is answered or timed
-	// out). Default 1, at most MaxConcurrency.
+	// Concurrency is the number of outstanding requests (closed loop: a
+	// request is sent as soon as another is answered or timed out).
+	// Default 1, at most MaxConcurrency.
 	Concurrency int
 	// Count bounds the requests sent; 0 means MaxCount.
 	Count int
@@ -183,52 +184,51 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("loadgen: server %q: %w", cfg.Server, err)
 	}
-	conns := make([]*net.UDPConn, cfg.Concurrency)
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	for i := range conns {
-		if conns[i], err = net.DialUDP("udp", nil, raddr); err != nil {
-			return Result{}, fmt.Errorf("loadgen: dial %s: %w", cfg.Server, err)
-		}
-	}
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
 	r := &run{cfg: cfg, ctx: ctx}
-	workers := make([]*worker, cfg.Concurrency)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range workers {
-		w, err := newWorker(r, conns[i])
-		if err != nil {
+	n := laneCount(cfg.Concurrency)
+	lanes := make([]*lane, n)
+	defer func() {
+		for _, l := range lanes {
+			if l != nil {
+				l.conn.Close()
+			}
+		}
+	}()
+	for i := range lanes {
+		depth := cfg.Concurrency / n
+		if i < cfg.Concurrency%n {
+			depth++
+		}
+		if lanes[i], err = newLane(r, raddr, depth); err != nil {
 			return Result{}, err
 		}
-		workers[i] = w
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, l := range lanes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop()
+			l.loop()
 		}()
 	}
 	wg.Wait()
 	res := Result{Elapsed: time.Since(start)}
 	var lat []time.Duration
-	for _, w := range workers {
-		res.Sent += w.res.Sent
-		res.Accepts += w.res.Accepts
-		res.Rejects += w.res.Rejects
-		res.Challenges += w.res.Challenges
-		res.Timeouts += w.res.Timeouts
-		res.Invalid += w.res.Invalid
-		res.NoMessageAuth += w.res.NoMessageAuth
-		lat = append(lat, w.lat...)
+	for _, l := range lanes {
+		res.Sent += l.res.Sent
+		res.Accepts += l.res.Accepts
+		res.Rejects += l.res.Rejects
+		res.Challenges += l.res.Challenges
+		res.Timeouts += l.res.Timeouts
+		res.Invalid += l.res.Invalid
+		res.NoMessageAuth += l.res.NoMessageAuth
+		lat = append(lat, l.lat...)
 	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
@@ -241,7 +241,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// run is the state the workers share.
+// maxLaneDepth bounds the requests outstanding on one socket, to half of
+// its 256 Identifiers: the other half are free, or held for the late
+// replies of timed-out requests.
+const maxLaneDepth = 128
+
+// laneCount is how many lanes carry c outstanding requests: one for each
+// processor the Go runtime runs on (so every core can send and receive),
+// and enough that none holds more than maxLaneDepth.
+func laneCount(c int) int {
+	return max(min(c, runtime.GOMAXPROCS(0)), (c+maxLaneDepth-1)/maxLaneDepth)
+}
+
+// run is the state the lanes share.
 type run struct {
 	cfg  Config
 	ctx  context.Context
@@ -258,91 +270,218 @@ func (r *run) claim() (int64, bool) {
 	return n, n < int64(r.cfg.Count)
 }
 
-// worker keeps one request outstanding on its own socket.
-type worker struct {
-	r    *run
-	conn *net.UDPConn
-	rng  *rand.ChaCha8
-	id   byte
-	out  []byte
-	in   []byte
-	res  Result
-	lat  []time.Duration
+// A lane keeps depth requests outstanding on one socket from one
+// goroutine: it reads a reply, verifies it and sends the next request
+// itself, so that a reply costs the load tool two system calls and no
+// hand-off between goroutines. Its requests are told apart by their
+// Identifiers, handed out oldest-freed first. A timed-out request's
+// Identifier stays unused for another Timeout, so that a late reply to it
+// is dropped rather than taken for the reply to a newer request.
+type lane struct {
+	r        *run
+	conn     *net.UDPConn
+	depth    int
+	rng      *rand.ChaCha8
+	free     idRing
+	slots    [256]slot // by Identifier
+	inFlight int       // slots waiting
+	out, in  []byte
+	res      Result
+	lat      []time.Duration
+	sweepAt  time.Time // when requests are next timed out
 }
 
-func newWorker(r *run, conn *net.UDPConn) (*worker, error) {
+// slot is the state of one Identifier.
+type slot struct {
+	state slotState
+	auth  [16]byte  // the Request Authenticator
+	start time.Time // when the request was sent
+}
+
+// slotState is what an Identifier is doing.
+type slotState byte
+
+const (
+	idFree    slotState = iota // in the lane's free ring
+	idWaiting                  // its request waits for a reply
+	idLate                     // its request timed out; a reply may still come
+)
+
+// idRing is a FIFO of free Identifiers.
+type idRing struct {
+	ids        [256]byte
+	head, size int
+}
+
+func (q *idRing) pop() byte {
+	id := q.ids[q.head]
+	q.head = (q.head + 1) % len(q.ids)
+	q.size--
+	return id
+}
+
+func (q *idRing) push(id byte) {
+	q.ids[(q.head+q.size)%len(q.ids)] = id
+	q.size++
+}
+
+func newLane(r *run, raddr *net.UDPAddr, depth int) (*lane, error) {
 	var seed [32]byte
 	if _, err := crand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("loadgen: seed: %w", err)
 	}
-	return &worker{
-		r: r, conn: conn, rng: rand.NewChaCha8(seed),
-		id:  byte(seed[0]),
-		out: make([]byte, maxPacketLen), in: make([]byte, maxPacketLen),
-	}, nil
-}
-
-func (w *worker) loop() {
-	creds := w.r.cfg.Credentials
-	for {
-		n, ok := w.r.claim()
-		if !ok {
-			return
-		}
-		c := creds[n%int64(len(creds))]
-		w.one(c)
-	}
-}
-
-// one sends one request and waits for its verified reply or the timeout.
-func (w *worker) one(c Credential) {
-	var auth [16]byte
-	w.rng.Read(auth[:])
-	w.id++
-	pkt, err := encodeRequest(w.out, w.id, &auth, w.r.cfg.Secret, c.User, c.Password)
+	conn, err := net.DialUDP("udp", nil, raddr)
 	if err != nil {
-		w.res.Invalid++ // checked in defaults; cannot happen
-		return
+		return nil, fmt.Errorf("loadgen: dial %s: %w", r.cfg.Server, err)
 	}
-	start := time.Now()
-	w.res.Sent++
-	if _, err := w.conn.Write(pkt); err != nil {
-		w.res.Timeouts++
-		return
+	// Room for the replies to a full lane arriving at once (the kernel
+	// caps it at net.core.rmem_max).
+	if err := conn.SetReadBuffer(maxLaneDepth * maxPacketLen); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("loadgen: socket buffer: %w", err)
 	}
-	deadline := start.Add(w.r.cfg.Timeout)
-	w.conn.SetReadDeadline(deadline)
+	l := &lane{
+		r: r, conn: conn, depth: depth, rng: rand.NewChaCha8(seed),
+		out: make([]byte, maxPacketLen), in: make([]byte, maxPacketLen),
+	}
+	for i := range 256 {
+		l.free.push(byte(i) + seed[0])
+	}
+	return l, nil
+}
+
+// loop sends and receives until the run is over and every request sent
+// was answered or timed out.
+func (l *lane) loop() {
+	l.sweep(time.Now())
 	for {
-		n, err := w.conn.Read(w.in)
-		if err != nil {
-			w.res.Timeouts++ // deadline passed (or the socket failed)
+		if over := l.fill(); over && l.inFlight == 0 {
 			return
 		}
-		reply := w.in[:n]
-		if n < headerLen || reply[1] != w.id {
-			continue // a late reply to an earlier, timed-out request
+		l.receive()
+	}
+}
+
+// fill sends requests until depth are outstanding (or no Identifier is
+// free), and reports whether the run is over.
+func (l *lane) fill() (over bool) {
+	creds := l.r.cfg.Credentials
+	for l.inFlight < l.depth && l.free.size > 0 {
+		n, ok := l.r.claim()
+		if !ok {
+			return true
 		}
-		hasMA, err := radwire.VerifyResponse(reply, auth[:], w.r.cfg.Secret)
-		code := reply[0]
-		if err != nil {
-			w.res.Invalid++
-			return
-		}
-		if !hasMA {
-			w.res.NoMessageAuth++
-		}
-		switch code {
-		case codeAccessAccept:
-			w.res.Accepts++
-		case codeAccessReject:
-			w.res.Rejects++
-		case codeAccessChallenge:
-			w.res.Challenges++
-		default:
-			w.res.Invalid++
-			return
-		}
-		w.lat = append(w.lat, time.Since(start))
+		l.send(creds[n%int64(len(creds))])
+	}
+	return false
+}
+
+// send sends one request for c.
+func (l *lane) send(c Credential) {
+	id := l.free.pop()
+	s := &l.slots[id]
+	l.rng.Read(s.auth[:])
+	pkt, err := encodeRequest(l.out, id, &s.auth, l.r.cfg.Secret, c.User, c.Password)
+	if err != nil {
+		l.free.push(id)
+		l.res.Invalid++ // checked in defaults; cannot happen
 		return
 	}
+	s.start = time.Now()
+	l.res.Sent++
+	if _, err := l.conn.Write(pkt); err != nil {
+		l.free.push(id)
+		l.res.Timeouts++
+		return
+	}
+	s.state = idWaiting
+	l.inFlight++
+}
+
+// receive waits for one reply and counts it; at least every sweep
+// interval it also times out the requests that waited too long. A read
+// error (the deadline, or an ICMP error on the connected socket) leaves
+// the requests to time out.
+func (l *lane) receive() {
+	n, err := l.conn.Read(l.in)
+	now := time.Now()
+	if err == nil {
+		l.count(l.in[:n], now)
+	}
+	if err != nil || !now.Before(l.sweepAt) {
+		l.sweep(now)
+	}
+}
+
+// count ends the request that reply, received at now, answers. A reply
+// for no waiting request (late, or not RADIUS) is dropped.
+func (l *lane) count(reply []byte, now time.Time) {
+	if len(reply) < headerLen {
+		return
+	}
+	id := reply[1]
+	s := &l.slots[id]
+	switch s.state {
+	case idLate:
+		l.release(id)
+		return
+	case idFree:
+		return
+	}
+	l.inFlight--
+	l.release(id)
+	elapsed := now.Sub(s.start)
+	if elapsed >= l.r.cfg.Timeout {
+		l.res.Timeouts++
+		return
+	}
+	hasMA, err := radwire.VerifyResponse(reply, s.auth[:], l.r.cfg.Secret)
+	if err != nil {
+		l.res.Invalid++
+		return
+	}
+	if !hasMA {
+		l.res.NoMessageAuth++
+	}
+	switch reply[0] {
+	case codeAccessAccept:
+		l.res.Accepts++
+	case codeAccessReject:
+		l.res.Rejects++
+	case codeAccessChallenge:
+		l.res.Challenges++
+	default:
+		l.res.Invalid++
+		return
+	}
+	l.lat = append(l.lat, elapsed)
+}
+
+// release returns an Identifier to the free ring.
+func (l *lane) release(id byte) {
+	l.slots[id].state = idFree
+	l.free.push(id)
+}
+
+// sweep times out the requests sent a Timeout or more before now, frees
+// the Identifiers of those sent twice the Timeout before, and sets the
+// next sweep a quarter of the Timeout later (at least 1 ms, at most 50
+// ms); the socket's read deadline wakes the lane then if no reply does.
+func (l *lane) sweep(now time.Time) {
+	timeout := l.r.cfg.Timeout
+	for id := range l.slots {
+		s := &l.slots[id]
+		age := now.Sub(s.start)
+		switch {
+		case s.state == idWaiting && age >= timeout:
+			s.state = idLate
+			l.inFlight--
+			l.res.Timeouts++
+		case s.state == idLate && age >= 2*timeout:
+			l.release(byte(id))
+		}
+	}
+	tick := min(max(timeout/4, time.Millisecond), 50*time.Millisecond)
+	l.sweepAt = now.Add(tick)
+	l.conn.SetReadDeadline(l.sweepAt)
 }

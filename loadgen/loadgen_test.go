@@ -1,11 +1,15 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,14 +33,26 @@ func (passwordDecider) Decide(_ context.Context, req policy.Request) (policy.Dec
 	return policy.Decision{Result: policy.Reject, Reason: policy.ReasonBadCode, ReplyMessage: "no"}, nil
 }
 
+// listenLoopback opens a UDP socket on a loopback port with room for a
+// burst of hundreds of requests (the kernel caps the buffer at
+// net.core.rmem_max): a full buffer drops them, and they time out.
+func listenLoopback(t *testing.T) *net.UDPConn {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetReadBuffer(4 << 20); err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
 // startRadiusd serves a real radiusd.Server on a loopback port and
 // returns its address.
 func startRadiusd(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := listenLoopback(t)
 	srv, err := radiusd.NewServer(radiusd.Config{Clients: []radiusd.Client{{
 		Name: "bench", Network: netip.MustParsePrefix("127.0.0.1/32"), Secret: []byte(testSecret),
 		Mode: policy.ModeConcat, RequireMessageAuthenticator: true,
@@ -65,6 +81,7 @@ func TestRunAgainstRadiusd(t *testing.T) {
 	}{
 		{name: "one outstanding", concurrency: 1, count: 40},
 		{name: "eight outstanding", concurrency: 8, count: 400},
+		{name: "more outstanding than a lane holds", concurrency: 3*maxLaneDepth + 1, count: 4000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,13 +122,11 @@ func TestRunWrongSecretTimesOut(t *testing.T) {
 	}
 }
 
-// forger answers every request with reply(request).
-func forger(t *testing.T, reply func(req []byte) []byte) string {
+// serveUDP calls handle for every datagram a loopback UDP socket receives
+// (req is only valid during the call) and returns the socket's address.
+func serveUDP(t *testing.T, handle func(pc net.PacketConn, req []byte, from net.Addr)) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := listenLoopback(t)
 	t.Cleanup(func() { pc.Close() })
 	go func() {
 		buf := make([]byte, maxPacketLen)
@@ -120,10 +135,29 @@ func forger(t *testing.T, reply func(req []byte) []byte) string {
 			if err != nil {
 				return
 			}
-			pc.WriteTo(reply(buf[:n]), from)
+			handle(pc, buf[:n], from)
 		}
 	}()
 	return pc.LocalAddr().String()
+}
+
+// forger answers every request with reply(request).
+func forger(t *testing.T, reply func(req []byte) []byte) string {
+	t.Helper()
+	return serveUDP(t, func(pc net.PacketConn, req []byte, from net.Addr) {
+		pc.WriteTo(reply(req), from)
+	})
+}
+
+// acceptFor is a minimal Access-Accept to req: no attributes, the Response
+// Authenticator of RFC 2865 §3.
+func acceptFor(req []byte) []byte {
+	resp := []byte{codeAccessAccept, req[1], 0, headerLen}
+	h := md5.New()
+	h.Write(resp)
+	h.Write(req[4:headerLen])
+	h.Write([]byte(testSecret))
+	return h.Sum(resp)
 }
 
 func TestRunCountsInvalidReplies(t *testing.T) {
@@ -155,6 +189,100 @@ func TestRunCountsInvalidReplies(t *testing.T) {
 				t.Errorf("invalid %d, want 3", res.Invalid)
 			}
 		})
+	}
+}
+
+// TestRunKeepsConcurrencyOutstanding loads a server that answers only
+// when it holds Concurrency unanswered requests, and then answers them
+// all: with fewer outstanding, every request would time out.
+func TestRunKeepsConcurrencyOutstanding(t *testing.T) {
+	const concurrency = 2*maxLaneDepth + 3
+	var held [][]byte
+	var from []net.Addr
+	addr := serveUDP(t, func(pc net.PacketConn, req []byte, src net.Addr) {
+		held, from = append(held, bytes.Clone(req)), append(from, src)
+		if len(held) < concurrency {
+			return
+		}
+		for i, r := range held {
+			pc.WriteTo(acceptFor(r), from[i])
+		}
+		held, from = held[:0], from[:0]
+	})
+	res, err := Run(context.Background(), Config{
+		Server: addr, Secret: []byte(testSecret), Credentials: []Credential{{"alice", "good"}},
+		Concurrency: concurrency, Count: 3 * concurrency, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepts != 3*concurrency || res.Timeouts != 0 || res.Invalid != 0 {
+		t.Errorf("got %+v, want %d accepts", res, 3*concurrency)
+	}
+}
+
+// TestRunDropsLateReplies answers a lane's first request only after it
+// timed out, at the moment its Identifier is sent again (if it is) or
+// just before the Identifier is freed: the late reply must be dropped, not
+// taken for the newer request's reply.
+func TestRunDropsLateReplies(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	var (
+		mu       sync.Mutex
+		first    []byte
+		sentAt   time.Time
+		lateDone bool
+	)
+	sendLate := func(pc net.PacketConn, to net.Addr) {
+		if !lateDone {
+			lateDone = true
+			pc.WriteTo(acceptFor(first), to)
+		}
+	}
+	addr := serveUDP(t, func(pc net.PacketConn, req []byte, src net.Addr) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case first == nil:
+			first, sentAt = bytes.Clone(req), time.Now()
+			time.AfterFunc(timeout*19/10, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				sendLate(pc, src)
+			})
+			return
+		case req[1] == first[1] && time.Since(sentAt) >= timeout:
+			sendLate(pc, src)
+		}
+		pc.WriteTo(acceptFor(req), src)
+	})
+	res, err := Run(context.Background(), Config{
+		Server: addr, Secret: []byte(testSecret), Credentials: []Credential{{"alice", "good"}},
+		Concurrency: 1, Duration: 3 * timeout, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Timeouts != 1 || res.Invalid != 0 || res.Accepts != res.Sent-1 {
+		t.Errorf("got %+v, want one timeout and every other request accepted", res)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !lateDone {
+		t.Error("the late reply was never sent")
+	}
+}
+
+func TestLaneCount(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, c := range []int{1, 2, 16, 64, maxLaneDepth + 1, 1000, MaxConcurrency} {
+		n := laneCount(c)
+		if n < min(c, procs) || n > c {
+			t.Errorf("laneCount(%d) = %d, want between %d and %d", c, n, min(c, procs), c)
+		}
+		if depth := (c + n - 1) / n; depth > maxLaneDepth {
+			t.Errorf("laneCount(%d) = %d: %d requests on a lane, more than %d", c, n, depth, maxLaneDepth)
+		}
 	}
 }
 
