@@ -141,6 +141,32 @@ func serveUDP(t *testing.T, handle func(pc net.PacketConn, req []byte, from net.
 	return pc.LocalAddr().String()
 }
 
+// TestRunClosedPortTimesOut loads a port nobody listens on: each request
+// must wait out its timeout, not end at once with the ICMP error the
+// kernel reports on the next read or write.
+func TestRunClosedPortTimesOut(t *testing.T) {
+	pc := listenLoopback(t)
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	const (
+		concurrency = 16
+		timeout     = 100 * time.Millisecond
+		duration    = 3 * timeout
+	)
+	res, err := Run(context.Background(), Config{
+		Server: addr, Secret: []byte(testSecret), Credentials: []Credential{{"alice", "good"}},
+		Concurrency: concurrency, Duration: duration, Timeout: timeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each request holds its place for a timeout at least: one more round
+	// than the duration holds, at most.
+	if most := int64(concurrency * (duration/timeout + 1)); res.Sent == 0 || res.Sent > most || res.Timeouts != res.Sent {
+		t.Errorf("got %+v, want at most %d requests sent, every one timed out", res, most)
+	}
+}
+
 // forger answers every request with reply(request).
 func forger(t *testing.T, reply func(req []byte) []byte) string {
 	t.Helper()
