@@ -11,7 +11,9 @@
 # Settings (environment): BENCH_DURATION (10s), BENCH_CONCURRENCY ("1 16 64"),
 # BENCH_USERS (20000), BENCH_LOCAL_DURATION (duration of the argon2id
 # scenario, 10s), BENCH_SCENARIOS (default: fr-pap fr-sql rg-bypass rg-totp
-# rg-wrong rg-local). Replies must arrive within 2s (10s for rg-local,
+# rg-wrong rg-local), BENCH_SOCKETS (the source ports radiusctl bench loads
+# from, at most one per outstanding request; default the tool's own: one
+# per CPU). Replies must arrive within 2s (10s for rg-local,
 # whose queue of argon2id hashes is concurrency x hash time deep).
 #
 # Scenarios ceil-none, ceil-fsync, ceil-sqlite and ceil-codestore (not in
@@ -40,6 +42,8 @@ SCENARIOS=${BENCH_SCENARIOS:-"fr-pap fr-sql rg-bypass rg-totp rg-wrong rg-local"
 BASELINE=${BENCH_BASELINE:-}
 ROUNDS=${BENCH_ROUNDS:-1}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_ROUNDS must be a whole number of at least 1, not \"$ROUNDS\"" >&2; exit 1; }
+SOCKETS=${BENCH_SOCKETS:-}
+[[ -z $SOCKETS || $SOCKETS =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_SOCKETS must be a whole number of at least 1, not \"$SOCKETS\"" >&2; exit 1; }
 case " $SCENARIOS " in *" base-"*)
 	[ -n "$BASELINE" ] || { echo "bench: base-* scenarios need BENCH_BASELINE (a git revision)" >&2; exit 1; } ;;
 esac
@@ -359,7 +363,7 @@ run_one() {
 	# shellcheck disable=SC2086
 	"$WORK/bin/radiusctl" bench --server "$SERVER_ADDR" --secret "$SECRET" \
 		--users "$WORK/creds/$creds" --concurrency "$c" --duration "$dur" $count \
-		--timeout "$timeout" --json >"$WORK/results/$sc-$c.json" || true
+		${SOCKETS:+--sockets "$((SOCKETS < c ? SOCKETS : c))"} --timeout "$timeout" --json >"$WORK/results/$sc-$c.json" || true
 	cpu1=$(proc_ticks "$SERVER_PID")
 	host1=$(host_ticks)
 	commits1=$(commit_counters)

@@ -13,8 +13,8 @@ import (
 
 // TestRadiusctlBench drives a real radiusd with radiusctl bench: backend
 // none, users each with a multi-use bypass code, several requests
-// outstanding. Every request must be accepted with a verified reply and
-// spend exactly one use, durably.
+// outstanding over two sockets. Every request must be accepted with a
+// verified reply and spend exactly one use, durably.
 func TestRadiusctlBench(t *testing.T) {
 	e := newEnv(t, settings{backend: "none", mode: "concat"})
 	const users, uses = 4, 50
@@ -37,7 +37,7 @@ func TestRadiusctlBench(t *testing.T) {
 	e.start()
 	count := len(lines) * 2 // two rounds of the file
 	r := e.ctl("bench", "--json", "--server", e.addr, "--secret", testSecret, "--users", usersFile,
-		"--concurrency", "4", "--count", fmt.Sprint(count), "--timeout", "10s")
+		"--concurrency", "4", "--sockets", "2", "--count", fmt.Sprint(count), "--timeout", "10s")
 	if r.code != 0 {
 		t.Fatalf("bench: exit %d: %s", r.code, r.stderr)
 	}
@@ -74,6 +74,7 @@ func TestRadiusctlBenchUsage(t *testing.T) {
 		{name: "no user", args: []string{"bench", "--secret", "s", "--count", "1"}},
 		{name: "no bound", args: []string{"bench", "--secret", "s", "--user", "a"}},
 		{name: "bad concurrency", args: []string{"bench", "--secret", "s", "--user", "a", "--count", "1", "--concurrency", "0"}},
+		{name: "more sockets than requests", args: []string{"bench", "--secret", "s", "--user", "a", "--count", "1", "--concurrency", "2", "--sockets", "3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,9 +158,10 @@ func TestBenchScript(t *testing.T) {
 
 // TestBenchScriptBaseline runs bench/run.sh's comparison of two builds:
 // radiusd built at a git revision (here HEAD) in the base-* scenarios, two
-// rounds interleaved with this checkout's rg-* ones, then the medians.
-// A base-* scenario without a revision, and a round count that is not a
-// whole number of at least 1, are refused.
+// rounds interleaved with this checkout's rg-* ones, then the medians,
+// with BENCH_SOCKETS above the concurrency. A base-* scenario without a
+// revision, and a round or socket count that is not a whole number of at
+// least 1, are refused.
 func TestBenchScriptBaseline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs FreeRADIUS and two radiusd builds for about 20 s")
@@ -177,6 +179,7 @@ func TestBenchScriptBaseline(t *testing.T) {
 	for _, bad := range []struct{ env, want string }{
 		{"BENCH_SCENARIOS=base-bypass", "base-* scenarios need BENCH_BASELINE"},
 		{"BENCH_ROUNDS=0", "BENCH_ROUNDS must be a whole number"},
+		{"BENCH_SOCKETS=two", "BENCH_SOCKETS must be a whole number"},
 	} {
 		cmd := exec.Command("bash", "../bench/run.sh")
 		cmd.Env = append(os.Environ(), "BENCH_USERS=2", bad.env)
@@ -185,7 +188,9 @@ func TestBenchScriptBaseline(t *testing.T) {
 		}
 	}
 
-	out := runBenchScript(t, "BENCH_BASELINE=HEAD", "BENCH_ROUNDS=2", "BENCH_SCENARIOS=fr-pap rg-bypass base-bypass")
+	// More sockets than requests outstanding: one socket each.
+	out := runBenchScript(t, "BENCH_BASELINE=HEAD", "BENCH_ROUNDS=2", "BENCH_SOCKETS=64",
+		"BENCH_SCENARIOS=fr-pap rg-bypass base-bypass")
 	count := map[string]int{}
 	for _, f := range tableRows(out, 19) {
 		count[f[0]]++

@@ -29,6 +29,10 @@ const (
 	MaxCount = 10_000_000
 	// MaxConcurrency bounds the outstanding requests.
 	MaxConcurrency = 4096
+	// MaxPerSocket bounds the requests outstanding on one socket, to half
+	// of its 256 Identifiers: the other half are free, or held for the
+	// late replies of timed-out requests.
+	MaxPerSocket = 128
 	// MaxCredentials bounds the lines of a credentials file.
 	MaxCredentials = 1_000_000
 )
@@ -54,6 +58,12 @@ type Config struct {
 	// request is sent as soon as another is answered or timed out).
 	// Default 1, at most MaxConcurrency.
 	Concurrency int
+	// Sockets is how many UDP sockets (source ports) carry the requests,
+	// each from one goroutine keeping its share of them in flight. 0
+	// means one per processor the Go runtime uses, and more when one
+	// would hold over MaxPerSocket; otherwise between 1 and Concurrency,
+	// none holding over MaxPerSocket.
+	Sockets int
 	// Count bounds the requests sent; 0 means MaxCount.
 	Count int
 	// Duration bounds the run's time; 0 means no time bound (Count must
@@ -162,6 +172,13 @@ func (c *Config) defaults() error {
 	case c.Count == 0 && c.Duration == 0:
 		return fmt.Errorf("loadgen: set a count or a duration: %w", ErrConfig)
 	}
+	if c.Sockets == 0 {
+		c.Sockets = defaultSockets(c.Concurrency)
+	}
+	if c.Sockets < 1 || c.Sockets > c.Concurrency || perSocketCeil(c.Concurrency, c.Sockets) > MaxPerSocket {
+		return fmt.Errorf("loadgen: %d sockets for %d outstanding requests: each socket holds 1 to %d: %w",
+			c.Sockets, c.Concurrency, MaxPerSocket, ErrConfig)
+	}
 	for _, cr := range c.Credentials {
 		if cr.User == "" || len(cr.User) > maxAttrValue || len(cr.Password) > maxPassword {
 			return fmt.Errorf("loadgen: credential for %q: empty or too long: %w", cr.User, ErrConfig)
@@ -190,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer cancel()
 	}
 	r := &run{cfg: cfg, ctx: ctx}
-	n := laneCount(cfg.Concurrency)
+	n := cfg.Sockets
 	lanes := make([]*lane, n)
 	defer func() {
 		for _, l := range lanes {
@@ -241,17 +258,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// maxLaneDepth bounds the requests outstanding on one socket, to half of
-// its 256 Identifiers: the other half are free, or held for the late
-// replies of timed-out requests.
-const maxLaneDepth = 128
-
-// laneCount is how many lanes carry c outstanding requests: one for each
-// processor the Go runtime runs on (so every core can send and receive),
-// and enough that none holds more than maxLaneDepth.
-func laneCount(c int) int {
-	return max(min(c, runtime.GOMAXPROCS(0)), (c+maxLaneDepth-1)/maxLaneDepth)
+// defaultSockets is how many sockets carry c outstanding requests when
+// Config.Sockets is 0: one for each processor the Go runtime runs on (so
+// every core can send and receive), and enough that none holds more than
+// MaxPerSocket.
+func defaultSockets(c int) int {
+	return max(min(c, runtime.GOMAXPROCS(0)), perSocketCeil(c, MaxPerSocket))
 }
+
+// perSocketCeil is c divided by n, rounded up: the most requests one of n
+// sockets holds.
+func perSocketCeil(c, n int) int { return (c + n - 1) / n }
 
 // run is the state the lanes share.
 type run struct {
@@ -336,7 +353,7 @@ func newLane(r *run, raddr *net.UDPAddr, depth int) (*lane, error) {
 	}
 	// Room for the replies to a full lane arriving at once (the kernel
 	// caps it at net.core.rmem_max).
-	if err := conn.SetReadBuffer(maxLaneDepth * maxPacketLen); err != nil {
+	if err := conn.SetReadBuffer(MaxPerSocket * maxPacketLen); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("loadgen: socket buffer: %w", err)
 	}

@@ -81,7 +81,7 @@ func TestRunAgainstRadiusd(t *testing.T) {
 	}{
 		{name: "one outstanding", concurrency: 1, count: 40},
 		{name: "eight outstanding", concurrency: 8, count: 400},
-		{name: "more outstanding than a lane holds", concurrency: 3*maxLaneDepth + 1, count: 4000},
+		{name: "more outstanding than a lane holds", concurrency: 3*MaxPerSocket + 1, count: 4000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,7 +222,7 @@ func TestRunCountsInvalidReplies(t *testing.T) {
 // when it holds Concurrency unanswered requests, and then answers them
 // all: with fewer outstanding, every request would time out.
 func TestRunKeepsConcurrencyOutstanding(t *testing.T) {
-	const concurrency = 2*maxLaneDepth + 3
+	const concurrency = 2*MaxPerSocket + 3
 	var held [][]byte
 	var from []net.Addr
 	addr := serveUDP(t, func(pc net.PacketConn, req []byte, src net.Addr) {
@@ -299,16 +299,55 @@ func TestRunDropsLateReplies(t *testing.T) {
 	}
 }
 
-func TestLaneCount(t *testing.T) {
+func TestDefaultSockets(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
-	for _, c := range []int{1, 2, 16, 64, maxLaneDepth + 1, 1000, MaxConcurrency} {
-		n := laneCount(c)
+	for _, c := range []int{1, 2, 16, 64, MaxPerSocket + 1, 1000, MaxConcurrency} {
+		n := defaultSockets(c)
 		if n < min(c, procs) || n > c {
-			t.Errorf("laneCount(%d) = %d, want between %d and %d", c, n, min(c, procs), c)
+			t.Errorf("defaultSockets(%d) = %d, want between %d and %d", c, n, min(c, procs), c)
 		}
-		if depth := (c + n - 1) / n; depth > maxLaneDepth {
-			t.Errorf("laneCount(%d) = %d: %d requests on a lane, more than %d", c, n, depth, maxLaneDepth)
+		if per := perSocketCeil(c, n); per > MaxPerSocket {
+			t.Errorf("defaultSockets(%d) = %d: %d requests on a socket, more than %d", c, n, per, MaxPerSocket)
 		}
+	}
+}
+
+// TestRunSpreadsOverSockets counts the source ports the requests come
+// from.
+func TestRunSpreadsOverSockets(t *testing.T) {
+	tests := []struct {
+		name                 string
+		concurrency, sockets int
+		wantPorts            int
+	}{
+		{name: "as many as asked", concurrency: 12, sockets: 3, wantPorts: 3},
+		{name: "one for all", concurrency: 12, sockets: 1, wantPorts: 1},
+		{name: "one each", concurrency: 5, sockets: 5, wantPorts: 5},
+		{name: "default", concurrency: 12, wantPorts: defaultSockets(12)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			ports := map[string]bool{}
+			addr := serveUDP(t, func(pc net.PacketConn, req []byte, src net.Addr) {
+				mu.Lock()
+				ports[src.String()] = true
+				mu.Unlock()
+				pc.WriteTo(acceptFor(req), src)
+			})
+			res, err := Run(context.Background(), Config{
+				Server: addr, Secret: []byte(testSecret), Credentials: []Credential{{"alice", "good"}},
+				Concurrency: tt.concurrency, Sockets: tt.sockets, Count: 300, Timeout: 5 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if res.Accepts != 300 || len(ports) != tt.wantPorts {
+				t.Errorf("%d accepts from %d source ports, want 300 from %d", res.Accepts, len(ports), tt.wantPorts)
+			}
+		})
 	}
 }
 
@@ -338,6 +377,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "count too big", mod: func(c *Config) { c.Count = MaxCount + 1 }},
 		{name: "concurrency too big", mod: func(c *Config) { c.Concurrency = MaxConcurrency + 1 }},
 		{name: "negative concurrency", mod: func(c *Config) { c.Concurrency = -1 }},
+		{name: "more sockets than requests", mod: func(c *Config) { c.Concurrency, c.Sockets = 4, 5 }},
+		{name: "too few sockets", mod: func(c *Config) { c.Concurrency, c.Sockets = 2*MaxPerSocket+1, 2 }},
+		{name: "negative sockets", mod: func(c *Config) { c.Sockets = -1 }},
 		{name: "empty user", mod: func(c *Config) { c.Credentials = []Credential{{"", "x"}} }},
 		{name: "long password", mod: func(c *Config) { c.Credentials = []Credential{{"a", strings.Repeat("x", 129)}} }},
 	}

@@ -37,7 +37,11 @@ any RADIUS server.
 
 --users names a file of "user password" lines (the password is the rest of
 the line), sent round robin, so each request can carry a different user and
-code.`,
+code.
+
+The requests come from --sockets source ports, each keeping up to 128 of
+them in flight (told apart by Identifier), as a busy NAS does; by default
+one port per CPU. More ports load a server as more NAS ports would.`,
 		Example: `  radiusctl bench --secret-file nas.secret --users users.txt --concurrency 64 --duration 10s
   radiusctl bench --server 127.0.0.1:1812 --secret s3 --user alice --password 123456789 --count 1000`,
 		Args: cobra.NoArgs,
@@ -103,6 +107,7 @@ code.`,
 	f.StringVar(&user, "user", "", "send this one user name (with --password)")
 	f.StringVar(&password, "password", "", "User-Password to send with --user")
 	f.IntVar(&cfg.Concurrency, "concurrency", loadgen.DefaultConcurrency, "requests outstanding at once")
+	f.IntVar(&cfg.Sockets, "sockets", 0, "source ports the requests come from (0: one per CPU, or more for over 128 requests each)")
 	f.IntVar(&cfg.Count, "count", 0, "stop after this many requests")
 	f.DurationVar(&cfg.Duration, "duration", 0, "stop after this long")
 	f.DurationVar(&cfg.Timeout, "timeout", loadgen.DefaultTimeout, "wait this long for each reply")
