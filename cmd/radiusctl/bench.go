@@ -39,7 +39,7 @@ any RADIUS server.
 the line), sent round robin, so each request can carry a different user and
 code.
 
-The requests come from --sockets source ports, each keeping up to 128 of
+The requests come from --sockets source ports, each keeping up to ` + fmt.Sprint(loadgen.MaxPerSocket) + ` of
 them in flight (told apart by Identifier), as a busy NAS does; by default
 one port per CPU. More ports load a server as more NAS ports would.`,
 		Example: `  radiusctl bench --secret-file nas.secret --users users.txt --concurrency 64 --duration 10s
@@ -107,7 +107,7 @@ one port per CPU. More ports load a server as more NAS ports would.`,
 	f.StringVar(&user, "user", "", "send this one user name (with --password)")
 	f.StringVar(&password, "password", "", "User-Password to send with --user")
 	f.IntVar(&cfg.Concurrency, "concurrency", loadgen.DefaultConcurrency, "requests outstanding at once")
-	f.IntVar(&cfg.Sockets, "sockets", 0, "source ports the requests come from (0: one per CPU, or more for over 128 requests each)")
+	f.IntVar(&cfg.Sockets, "sockets", 0, fmt.Sprintf("source ports the requests come from (0: one per CPU, or more for over %d requests each)", loadgen.MaxPerSocket))
 	f.IntVar(&cfg.Count, "count", 0, "stop after this many requests")
 	f.DurationVar(&cfg.Duration, "duration", 0, "stop after this long")
 	f.DurationVar(&cfg.Timeout, "timeout", loadgen.DefaultTimeout, "wait this long for each reply")
