@@ -47,5 +47,8 @@
 // Nothing that fails steps 1–6 gets a reply: answering garbage would make
 // the server an amplifier. Every map a remote party can grow is bounded:
 // the duplicate cache (MaxDuplicates), the State table (MaxChallenges) and
-// the work in progress (MaxInflight).
+// the work in progress (MaxInflight). Serve sizes the socket's receive
+// buffer to queue MaxInflight requests, so that a burst below that bound
+// is not dropped by the kernel unread; what the kernel drops all the same
+// is counted (KernelDrops).
 package radiusd

@@ -165,9 +165,11 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 }
 
 // Serve reads requests from conn until Shutdown, then waits for in-flight
-// requests and returns nil. It does not close conn; the caller does, after
-// Serve returns. It returns ErrServing when called twice, and a wrapped
-// read error if conn fails before Shutdown.
+// requests and returns nil. It first grows conn's receive buffer to hold
+// MaxInflight requests, and warns when the kernel grants less. It does not
+// close conn; the caller does, after Serve returns. It returns ErrServing
+// when called twice, and a wrapped read error if conn fails before
+// Shutdown.
 func (s *Server) Serve(conn net.PacketConn) error {
 	s.mu.Lock()
 	if s.serving {
@@ -188,6 +190,7 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	s.loopDone = make(chan struct{})
 	s.mu.Unlock()
 
+	s.sizeReceiveBuffer(conn)
 	err := s.readLoop(conn)
 	close(s.loopDone)
 	s.wg.Wait()

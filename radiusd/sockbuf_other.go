@@ -1,0 +1,18 @@
+//go:build !linux
+
+package radiusd
+
+import "net"
+
+// growReceiveBuffer asks for a receive buffer of want bytes. Elsewhere than
+// Linux the kernel does not say what it granted, so it reports want.
+func growReceiveBuffer(conn net.PacketConn, want int) (int, error) {
+	rb, ok := conn.(interface{ SetReadBuffer(int) error })
+	if !ok {
+		return 0, errNoSocket
+	}
+	return want, rb.SetReadBuffer(want)
+}
+
+// socketDrops is 0: only Linux counts a socket's drops for it.
+func socketDrops(net.PacketConn) uint64 { return 0 }
