@@ -126,6 +126,7 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 		{`radgate_packets_dropped_total{reason="unknown_client"}`, 0},
 		{`radgate_inflight_requests`, 0},
 		{`radgate_audit_events_lost_total`, 0},
+		{`radgate_socket_receive_drops_total`, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.series, func(t *testing.T) {

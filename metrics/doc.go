@@ -18,6 +18,11 @@
 //	packets_dropped_total{reason}        datagrams that got no reply
 //	inflight_requests                    Access-Requests being processed
 //	store_errors_total{op}               store calls that failed
+//	audit_events_lost_total              audit events the store dropped
+//	store_commits_total                  group commits of the store's writer
+//	store_commit_writes_total            writes those commits carried
+//	store_commit_seconds_total           time spent in those commits
+//	socket_receive_drops_total           datagrams the kernel dropped unread
 //
 // plus the Go runtime and process collectors.
 package metrics

@@ -95,6 +95,16 @@ func (m *Metrics) CountAuditLost(lost func() uint64) {
 	}, func() float64 { return float64(lost()) }))
 }
 
+// CountKernelDrops reports drops() as radgate_socket_receive_drops_total:
+// the datagrams the kernel dropped before radiusd read them
+// (radiusd.Server.KernelDrops). Call it once.
+func (m *Metrics) CountKernelDrops(drops func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: namespace, Name: "socket_receive_drops_total",
+		Help: "Datagrams the kernel dropped before radiusd read them, mostly because the socket's receive buffer was full.",
+	}, func() float64 { return float64(drops()) }))
+}
+
 // CountCommits reports stats() as radgate_store_commits_total,
 // radgate_store_commit_writes_total and radgate_store_commit_seconds_total:
 // the store's group commits, the writes they carried and the time their

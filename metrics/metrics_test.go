@@ -86,6 +86,9 @@ func TestObserverSeries(t *testing.T) {
 	commits := codestore.CommitStats{}
 	m.CountCommits(func() codestore.CommitStats { return commits })
 	commits = codestore.CommitStats{Commits: 5, Writes: 17, CommitTime: 1500 * time.Millisecond}
+	kernelDrops := uint64(0)
+	m.CountKernelDrops(func() uint64 { return kernelDrops })
+	kernelDrops = 9
 
 	_, body := get(t, srv, "/metrics")
 	for _, want := range []string{
@@ -103,6 +106,7 @@ func TestObserverSeries(t *testing.T) {
 		`radgate_store_commits_total 5`,
 		`radgate_store_commit_writes_total 17`,
 		`radgate_store_commit_seconds_total 1.5`,
+		`radgate_socket_receive_drops_total 9`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

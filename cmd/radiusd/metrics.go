@@ -61,5 +61,11 @@ func (m *Main) newMetrics() *metrics.Metrics {
 	})
 	mt.CountAuditLost(m.store.AuditLost)
 	mt.CountCommits(m.store.CommitStats)
+	mt.CountKernelDrops(func() uint64 {
+		if m.server == nil {
+			return 0
+		}
+		return m.server.KernelDrops()
+	})
 	return mt
 }
