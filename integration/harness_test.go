@@ -78,6 +78,10 @@ type env struct {
 	done        chan error  // radiusd's exit
 
 	auditSeen map[string]int64 // newest auth event id lastAuth returned, per user
+
+	// launcher, when set, is a command and its arguments that start
+	// radiusd (setpriv, to drop a capability).
+	launcher []string
 }
 
 // settings are config fragments a test changes from the defaults.
@@ -219,7 +223,8 @@ var (
 func (e *env) start() {
 	e.t.Helper()
 	e.log = &syncBuffer{}
-	cmd := exec.Command(filepath.Join(binDir, "radiusd"), "-config", e.config)
+	args := append(append([]string(nil), e.launcher...), filepath.Join(binDir, "radiusd"), "-config", e.config)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = binEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
