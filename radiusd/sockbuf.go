@@ -6,8 +6,8 @@ import (
 )
 
 // Receive-buffer sizing. The kernel queues datagrams for the read loop in
-// the socket's receive buffer and drops them, uncounted by the server, once
-// it is full. The kernel's default (net.core.rmem_default, often 208 KiB)
+// the socket's receive buffer and, once it is full, drops them before the
+// read loop sees them. The kernel's default (net.core.rmem_default, often 208 KiB)
 // holds 160 to 250 requests, so a burst far below MaxInflight would be lost
 // before the server could count it as overload. Serve therefore asks
 // for a buffer that holds MaxInflight requests.
