@@ -11,7 +11,7 @@ import (
 // growReceiveBuffer raises conn's receive buffer to want bytes of kernel
 // accounting, unless it is that large already, and returns what the kernel
 // holds now. The kernel doubles the value set, so it is asked for want/2.
-// SO_RCVBUFFORCE passes net.core.rmem_max when the process may
+// SO_RCVBUFFORCE goes beyond net.core.rmem_max when the process may
 // (CAP_NET_ADMIN); otherwise SO_RCVBUF is capped at it.
 func growReceiveBuffer(conn net.PacketConn, want int) (got int, err error) {
 	rc, err := rawConn(conn)
