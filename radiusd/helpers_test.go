@@ -111,11 +111,18 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config, d Decider) *harness {
 	t.Helper()
+	return serveHarness(t, listenLoopback(t), cfg, d)
+}
+
+// listenLoopback opens a UDP socket on a free loopback port, for
+// serveHarness to serve and close.
+func listenLoopback(t *testing.T) net.PacketConn {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveHarness(t, pc, cfg, d)
+	return pc
 }
 
 // serveHarness serves on pc, which it closes at cleanup.

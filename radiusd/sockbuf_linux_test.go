@@ -107,10 +107,7 @@ func (b *sentBurst) expectAccepts(t *testing.T, want int) {
 
 func TestServeGrowsReceiveBuffer(t *testing.T) {
 	var logs syncBuffer
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := listenLoopback(t)
 	if before, want := receiveBuffer(t, pc), ReceiveBuffer(DefaultMaxInflight); before >= want {
 		t.Fatalf("the socket starts with %d bytes, want less than %d for this test", before, want)
 	}
@@ -134,10 +131,7 @@ func TestServeGrowsReceiveBuffer(t *testing.T) {
 
 func TestReceiveBufferHoldsMaxInflightBurst(t *testing.T) {
 	const maxInflight = 512
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := listenLoopback(t)
 	// Size the buffer as Serve does, then send the whole burst before
 	// anything reads.
 	want := ReceiveBuffer(maxInflight)
@@ -160,10 +154,7 @@ func TestReceiveBufferHoldsMaxInflightBurst(t *testing.T) {
 
 func TestKernelDropsCounted(t *testing.T) {
 	const sent = 4 * burstPerSocket
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := listenLoopback(t)
 	// The kernel's smallest buffer holds a few datagrams.
 	if err := pc.(*net.UDPConn).SetReadBuffer(1); err != nil {
 		t.Fatal(err)
@@ -185,10 +176,7 @@ func TestKernelDropsCounted(t *testing.T) {
 }
 
 func TestServeKeepsLargerReceiveBuffer(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := listenLoopback(t)
 	before := receiveBuffer(t, pc)
 	if want := ReceiveBuffer(1); before <= want {
 		t.Fatalf("the socket starts with %d bytes, want more than %d for this test", before, want)
