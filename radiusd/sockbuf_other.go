@@ -5,7 +5,8 @@ package radiusd
 import "net"
 
 // growReceiveBuffer asks for a receive buffer of want bytes. Elsewhere than
-// Linux the kernel does not say what it granted, so it reports want.
+// Linux radgate does not read back what the kernel granted (nor how it
+// counts it), so it reports want.
 func growReceiveBuffer(conn net.PacketConn, want int) (int, error) {
 	rb, ok := conn.(interface{ SetReadBuffer(int) error })
 	if !ok {
