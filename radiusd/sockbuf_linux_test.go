@@ -3,6 +3,7 @@ package radiusd
 import (
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,32 @@ func TestServeKeepsLargerReceiveBuffer(t *testing.T) {
 	checkResponse(t, exchange(t, h.dial("127.0.0.1:0"), req), req, testSecret, radius.CodeAccessAccept)
 	if after := receiveBuffer(t, pc); after != before {
 		t.Errorf("receive buffer %d bytes after Serve, want the %d it had", after, before)
+	}
+}
+
+func TestUnforcedBufferGrowsOnlyBelowTwiceRmemMax(t *testing.T) {
+	for _, c := range []struct {
+		current, rmemMax int
+		want             bool
+	}{
+		{current: 212992, rmemMax: 4194304, want: true},
+		{current: 212992, rmemMax: 212992, want: true},
+		{current: 1 << 20, rmemMax: 512 << 10, want: false}, // SO_RCVBUF would set the same
+		{current: 1 << 20, rmemMax: 256 << 10, want: false}, // rmem_default above 2 × rmem_max: it would shrink
+		{current: 212992, rmemMax: 0, want: true},           // rmem_max unknown
+	} {
+		if got := unforcedBufferGrows(c.current, c.rmemMax); got != c.want {
+			t.Errorf("unforcedBufferGrows(%d, %d) = %v, want %v", c.current, c.rmemMax, got, c.want)
+		}
+	}
+}
+
+func TestReadRmemMaxReadsTheSysctl(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Skipf("no net.core.rmem_max here: %v", err)
+	}
+	if got, want := readRmemMax(), strings.TrimSpace(string(b)); got <= 0 || strconv.Itoa(got) != want {
+		t.Errorf("readRmemMax() = %d, want %s", got, want)
 	}
 }
