@@ -50,22 +50,12 @@ func (m *Main) stopMetrics(ctx context.Context) error {
 }
 
 // newMetrics returns the metrics the server and the store report to. The
-// in-flight gauge reads the server once Run has built it; the store must
-// be open.
+// store must be open. The server's series read m.server, which Run builds
+// before it serves the metrics.
 func (m *Main) newMetrics() *metrics.Metrics {
-	mt := metrics.New(func() int {
-		if m.server == nil {
-			return 0
-		}
-		return m.server.InFlight()
-	})
+	mt := metrics.New(func() int { return m.server.InFlight() })
 	mt.CountAuditLost(m.store.AuditLost)
 	mt.CountCommits(m.store.CommitStats)
-	mt.CountKernelDrops(func() uint64 {
-		if m.server == nil {
-			return 0
-		}
-		return m.server.KernelDrops()
-	})
+	mt.CountKernelDrops(func() uint64 { return m.server.KernelDrops() })
 	return mt
 }
