@@ -64,9 +64,21 @@ type Config struct {
 	Observer Observer
 }
 
-// reasonPolicyError is logged when the Decider fails and the request is
-// rejected without a policy reason.
-const reasonPolicyError policy.Reason = "policy_error"
+// Reasons of the Rejects radiusd answers itself, when it cannot carry out
+// the Decider's decision.
+const (
+	// reasonPolicyError: the Decider failed.
+	reasonPolicyError policy.Reason = "policy_error"
+	// reasonChallengesFull: the decision was a Challenge, and the table
+	// of pending States was full.
+	reasonChallengesFull policy.Reason = "challenges_full"
+)
+
+// serverReject is a Reject that radiusd answers itself for reason. Like
+// every Reject it carries the generic Reply-Message.
+func serverReject(reason policy.Reason, user string) policy.Decision {
+	return policy.Decision{Result: policy.Reject, Reason: reason, ReplyMessage: policy.DefaultRejectMessage, UserName: user}
+}
 
 // Server is a RADIUS authentication server. Create it with NewServer, run
 // it with Serve, change clients with Reload and stop it with Shutdown.
@@ -515,7 +527,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	if err != nil {
 		s.stats.decideErr.Add(1)
 		s.logger.Error("policy failed, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
-		dec = policy.Decision{Result: policy.Reject, Reason: reasonPolicyError, UserName: pr.req.UserName}
+		dec = serverReject(reasonPolicyError, pr.req.UserName)
 	}
 
 	code := radius.CodeAccessReject
@@ -533,7 +545,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		state, err = s.challenges.add(c.Name, pr.req.UserName, user, dec.Attributes, s.now())
 		if err != nil {
 			s.logger.Error("cannot issue challenge, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
-			dec = policy.Decision{Result: policy.Reject, Reason: dec.Reason, UserName: dec.UserName}
+			dec = serverReject(reasonChallengesFull, dec.UserName)
 			state = nil
 		} else {
 			code = radius.CodeAccessChallenge

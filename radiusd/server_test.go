@@ -614,8 +614,10 @@ func TestChallengeFlow(t *testing.T) {
 }
 
 func TestChallengeTableFull(t *testing.T) {
+	var logs syncBuffer
+	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
 	d := challengeDecider()
-	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}, MaxChallenges: 1}, d)
+	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}, MaxChallenges: 1, Logger: logger}, d)
 	conn := h.dial("127.0.0.1:0")
 	req := encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true)
 	checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessChallenge)
@@ -623,6 +625,19 @@ func TestChallengeTableFull(t *testing.T) {
 	rp := checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessReject)
 	if rp.Get(attrState) != nil {
 		t.Error("reject carries a State")
+	}
+	checkGenericReject(t, rp)
+	if out := logs.String(); !strings.Contains(out, "result=reject reason=challenges_full") {
+		t.Errorf("no decision line with reason challenges_full:\n%s", out)
+	}
+}
+
+// checkGenericReject fails unless rp carries the Reply-Message every
+// Access-Reject carries (DESIGN.md, "Rejections").
+func checkGenericReject(t *testing.T, rp *radius.Packet) {
+	t.Helper()
+	if got := string(rp.Get(attrReplyMessage)); got != policy.DefaultRejectMessage {
+		t.Errorf("Reply-Message = %q, want %q", got, policy.DefaultRejectMessage)
 	}
 }
 
@@ -633,7 +648,7 @@ func TestDeciderErrorRejects(t *testing.T) {
 	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}}, d)
 	conn := h.dial("127.0.0.1:0")
 	req := encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true)
-	checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessReject)
+	checkGenericReject(t, checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessReject))
 	if st := h.srv.Stats(); st.DecideErrors != 1 || st.Rejects != 1 || st.Accepts != 0 {
 		t.Errorf("stats = %+v", st)
 	}
