@@ -309,8 +309,10 @@ func (e *Engine) answer(ctx context.Context, client, name, code string, log deci
 // Decide queues the event as it does for every other decision.
 func (e *Engine) secondStep(ctx context.Context, client, name, code string, challenge bool, log decisionLog) Decision {
 	var d Decision
+	decided := false
 	err := e.store.WithUser(ctx, name, func(tx codestore.UserTx) error {
 		d = e.afterPrimary(tx, code, challenge, log).withUser(name)
+		decided = true
 		if err := tx.Audit(e.auditEvent(client, d)); err != nil {
 			log.Error("could not write audit event with the decision, queueing it", "error", err)
 			return nil
@@ -318,10 +320,19 @@ func (e *Engine) secondStep(ctx context.Context, client, name, code string, chal
 		d.audited = true
 		return nil
 	})
-	if err != nil {
-		return e.storeFault(err, log)
+	if err == nil {
+		return d
 	}
-	return d
+	if decided && d.Result == Reject && e.cfg.Failmode == FailSafe {
+		// The store refused (a wrong code, a locked or disabled user)
+		// before its transaction failed; failmode safe never turns a
+		// refusal into an accept. The audit row failed with the
+		// transaction, so Decide queues it.
+		log.Error("store unavailable after it refused, rejecting", "error", err)
+		d.audited = false
+		return d
+	}
+	return e.storeFault(err, log)
 }
 
 // afterPrimary applies the user checks in order (unknown, disabled,

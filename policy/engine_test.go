@@ -367,6 +367,21 @@ func decideCases() []decideCase {
 		{name: "second-factor transaction down safe", cfg: safe, fail: map[string]error{"WithUser": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
 			wantResult: Accept, wantReason: ReasonFailmodeSafe, wantUser: "alice",
 			wantPrimary: []string{"alice:alice-pw"}},
+		{name: "commit down after a wrong code secure", fail: map[string]error{"WithUser.commit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,000000"),
+			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice",
+			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:000000", "consume:000000", "record"}},
+		{name: "commit down after a wrong code safe never accepts it", cfg: safe, fail: map[string]error{"WithUser.commit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,000000"),
+			wantResult: Reject, wantReason: ReasonBadCode, wantUser: "alice",
+			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:000000", "consume:000000", "record"}},
+		{name: "commit down after disabled safe", cfg: safe, fail: map[string]error{"WithUser.commit": errDown}, req: pap(ModeConcat, "carol", "carol-pw,123456"),
+			wantResult: Reject, wantReason: ReasonDisabled, wantUser: "carol",
+			wantPrimary: []string{"carol:carol-pw"}},
+		{name: "commit down after locked out safe", cfg: safe, fail: map[string]error{"WithUser.commit": errDown}, req: pap(ModeConcat, "dave", "dave-pw,987654321"),
+			wantResult: Reject, wantReason: ReasonLockedOut, wantUser: "dave",
+			wantPrimary: []string{"dave:dave-pw"}},
+		{name: "commit down after a right code safe", cfg: safe, fail: map[string]error{"WithUser.commit": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
+			wantResult: Accept, wantReason: ReasonFailmodeSafe, wantUser: "alice",
+			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:123456", "reset"}},
 		{name: "verify down secure", fail: map[string]error{"VerifyDeviceCode": errDown}, req: pap(ModeConcat, "alice", "alice-pw,123456"),
 			wantResult: Reject, wantReason: ReasonStoreUnavailable, wantUser: "alice",
 			wantPrimary: []string{"alice:alice-pw"}, wantCalls: []string{"verify:123456"}},
@@ -444,7 +459,7 @@ func TestDecide(t *testing.T) {
 			// A decision made in a store transaction is audited in it
 			// (rule 10); any other is queued.
 			wantQueued := 1
-			if store.txs > 0 && tt.fail["UserTx.Audit"] == nil {
+			if store.txs > 0 && tt.fail["UserTx.Audit"] == nil && tt.fail["WithUser.commit"] == nil {
 				wantQueued = 0
 			}
 			if store.queued != wantQueued {

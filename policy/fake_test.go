@@ -62,7 +62,9 @@ func (f *fakeStore) Devices(_ context.Context, user string) ([]codestore.Device,
 }
 
 // WithUser runs fn with a fakeTx of the named user; fail["WithUser"] makes
-// the whole transaction fail before fn runs.
+// the whole transaction fail before fn runs. fail["WithUser.commit"] makes
+// it fail after fn ran, as a failed COMMIT (or one that outlasts the
+// caller's deadline) does: the audit events fn wrote are gone.
 func (f *fakeStore) WithUser(_ context.Context, name string, fn func(codestore.UserTx) error) error {
 	f.mu.Lock()
 	err := f.failure("WithUser")
@@ -74,11 +76,19 @@ func (f *fakeStore) WithUser(_ context.Context, name string, fn func(codestore.U
 	if err == nil {
 		f.txs++
 	}
+	audited := len(f.audits)
 	f.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	return fn(&fakeTx{f: f, user: u, found: found, hasDevice: hasDevice})
+	err = fn(&fakeTx{f: f, user: u, found: found, hasDevice: hasDevice})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cerr := f.failure("WithUser.commit"); cerr != nil {
+		f.audits = f.audits[:audited]
+		return cerr
+	}
+	return err
 }
 
 // fakeTx is the UserTx of fakeStore.WithUser; its writes go to the
