@@ -8,8 +8,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// DefaultJanitorInterval is RunJanitor's period when Interval <= 0; rule 7
-// wants expired codes gone within a minute.
+// DefaultJanitorInterval is RunJanitor's period when Interval <= 0. Rule 7
+// wants an expired code gone within a minute: a code that expires just
+// after a pass goes at the next one, and a pass that failed (the write
+// lock held by radiusctl) is tried again, both within the minute.
 const DefaultJanitorInterval = 30 * time.Second
 
 // DefaultAuditRetention is how long audit rows are kept by default (the

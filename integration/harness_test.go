@@ -331,7 +331,13 @@ func (b *syncBuffer) String() string {
 // waitLog waits until the log has a line matching re.
 func (e *env) waitLog(re *regexp.Regexp) {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	e.waitLogFor(re, 10*time.Second)
+}
+
+// waitLogFor is waitLog with a deadline of d.
+func (e *env) waitLogFor(re *regexp.Regexp, d time.Duration) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	for !re.MatchString(e.log.String()) {
 		select {

@@ -23,10 +23,6 @@ import (
 // defaultConfigPath is used when neither -config nor RADGATE_CONFIG is set.
 const defaultConfigPath = "/etc/radgate/config.hcl"
 
-// janitorInterval is how often expired codes are deleted (DESIGN.md rule 7:
-// within a minute).
-const janitorInterval = time.Minute
-
 // shutdownTimeout bounds how long in-flight requests may take to finish.
 const shutdownTimeout = 10 * time.Second
 
@@ -138,7 +134,6 @@ func (m *Main) Run(ctx context.Context) error {
 	janitorCtx, stop := context.WithCancel(context.Background())
 	m.stop = stop
 	go m.store.RunJanitor(janitorCtx, codestore.JanitorOptions{
-		Interval:       janitorInterval,
 		AuditRetention: cfg.AuditRetention,
 		Logger:         m.log.Named("janitor"),
 	})
