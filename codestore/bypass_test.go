@@ -135,6 +135,46 @@ func TestIssueLimit(t *testing.T) {
 	}
 }
 
+// TestIssueLimitConcurrent races issuers from two Stores on one file (two
+// radiusctl processes): the count and the inserts share one transaction,
+// so no interleaving takes a user past MaxActive (rule 5).
+func TestIssueLimitConcurrent(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, func(o *Options) { o.Codes.MaxActive = 10 })
+	u := db.mustUser(t, "alice")
+	other, err := Open(ctx, Options{Path: db.path, KeyFile: db.key, Now: db.clock.Now, Codes: CodeRules{MaxActive: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	stores := []*Store{db.Store, other}
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			_, err := stores[i%2].IssueBypassCodes(ctx, IssueRequest{User: "alice", Count: 3, Uses: 1, TTL: time.Hour, Admin: "root"})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	issued := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			issued++
+		case !errors.Is(err, ErrLimit):
+			t.Errorf("issue: %v, want success or ErrLimit", err)
+		}
+	}
+	if issued != 3 {
+		t.Errorf("%d issues of 3 succeeded, want 3 (9 of at most 10 codes)", issued)
+	}
+	if n := db.countCodes(t, u.ID); n != 3*issued {
+		t.Errorf("%d codes after %d issues of 3", n, issued)
+	}
+}
+
 // TestHardCapTrigger checks the schema backstop: plain SQL cannot insert a
 // 101st code for a user.
 func TestHardCapTrigger(t *testing.T) {
