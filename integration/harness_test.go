@@ -98,6 +98,7 @@ type settings struct {
 	logLevel     string // default "trace"
 	clientExtra  string // more settings of the loopback client, e.g. reply
 	primaryExtra string // more settings of the primary block
+	listen       string // radiusd's listen address, default "127.0.0.1:0"
 }
 
 func newEnv(t *testing.T, s settings) *env {
@@ -123,7 +124,10 @@ func newEnv(t *testing.T, s settings) *env {
 	if s.storeDir != "" {
 		dbPath = filepath.Join(s.storeDir, "radgate.db")
 	}
-	cfg := fmt.Sprintf(`listen = "127.0.0.1:0"
+	if s.listen == "" {
+		s.listen = "127.0.0.1:0"
+	}
+	cfg := fmt.Sprintf(`listen = %q
 log_level = %q
 %s
 store {
@@ -152,7 +156,7 @@ policy {
 lockout {
   %s
 }
-`, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
+`, s.listen, s.logLevel, s.extra, dbPath, testSecret, s.mode, requireMA, s.proxy, s.clientExtra, s.extraClients, s.backend, s.primaryExtra, s.policy, s.lockout)
 	path := filepath.Join(dir, "config.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -61,6 +62,28 @@ func TestRadclientLogin(t *testing.T) {
 	out, err = e.radclient(`User-Name = "alice", User-Password = "` + code + `", State = ` + state + `, Message-Authenticator = 0x00`)
 	if err != nil || !strings.Contains(out, "Received Access-Accept") {
 		t.Fatalf("challenge answer: %v\n%s", err, out)
+	}
+}
+
+// TestRadclientGetsItsReplyFromTheAddressItSentTo: radiusd listens on a
+// wildcard address and radclient sends from 127.0.0.1 to 127.0.0.2.
+// radclient takes a reply only from the address it sent to; the kernel
+// left to itself would answer from 127.0.0.1.
+func TestRadclientGetsItsReplyFromTheAddressItSentTo(t *testing.T) {
+	needTool(t, "radclient")
+	e := newEnv(t, settings{listen: "0.0.0.0:0"})
+	e.addUser("alice", password)
+	e.enrolTOTP("alice")
+	code := e.issue("alice")[0]
+	e.start()
+	_, port, err := net.SplitHostPort(e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = net.JoinHostPort("127.0.0.2", port)
+	out, err := e.radclient(`User-Name = "alice", User-Password = "` + password + `,` + code + `", Message-Authenticator = 0x00`)
+	if err != nil || !strings.Contains(out, "Received Access-Accept") {
+		t.Fatalf("radclient to %s: %v\n%s", e.addr, err, out)
 	}
 }
 

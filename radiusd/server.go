@@ -178,7 +178,9 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 
 // Serve reads requests from conn until Shutdown, then waits for in-flight
 // requests and returns nil. It first grows conn's receive buffer to hold
-// MaxInflight requests, and warns when the kernel grants less. It does not
+// MaxInflight requests, and warns when the kernel grants less. On a UDP
+// socket bound to a wildcard address (Linux), each reply leaves from the
+// address its request was sent to. It does not
 // close conn; the caller does, after Serve returns. It returns ErrServing
 // when called twice, and a wrapped read error if conn fails before
 // Shutdown.
@@ -203,10 +205,21 @@ func (s *Server) Serve(conn net.PacketConn) error {
 	s.mu.Unlock()
 
 	s.sizeReceiveBuffer(conn)
-	err := s.readLoop(conn)
+	err := s.readLoop(s.replySource(conn))
 	close(s.loopDone)
 	s.wg.Wait()
 	return err
+}
+
+// replySource returns conn made to send each reply from the address its
+// request was sent to (replyFromDestination), or conn with a warning when
+// the socket cannot tell that address.
+func (s *Server) replySource(conn net.PacketConn) net.PacketConn {
+	rc, err := replyFromDestination(conn)
+	if err != nil {
+		s.logger.Warn("cannot learn the address requests were sent to; replies leave from the address the kernel picks", "error", err)
+	}
+	return rc
 }
 
 func (s *Server) readLoop(conn net.PacketConn) error {
@@ -306,7 +319,7 @@ func (s *Server) drop(r dropIndex) {
 
 // sourceAddr returns the unmapped source address and port of from.
 func sourceAddr(from net.Addr) (netip.AddrPort, bool) {
-	if u, ok := from.(*net.UDPAddr); ok {
+	if u, ok := from.(interface{ AddrPort() netip.AddrPort }); ok {
 		ap := u.AddrPort()
 		return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()), ap.Addr().IsValid()
 	}
