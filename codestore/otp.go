@@ -36,6 +36,12 @@ func hotpCode(secret []byte, counter uint64, digits int) string {
 	return strings.Repeat("0", digits-len(s)) + s
 }
 
+// The digits a device code may have; the default is the least.
+const (
+	MinDeviceDigits = 6
+	MaxDeviceDigits = 8
+)
+
 // codeEqual compares two codes in constant time (for equal lengths).
 func codeEqual(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
@@ -98,13 +104,13 @@ func checkDevice(d *NewDevice) error {
 		return fmt.Errorf("codestore: device type %q: %w", d.Type, ErrInvalid)
 	}
 	if d.Digits == 0 {
-		d.Digits = 6
+		d.Digits = MinDeviceDigits
 	}
 	if d.Period == 0 {
 		d.Period = 30
 	}
-	if d.Digits < 6 || d.Digits > 8 {
-		return fmt.Errorf("codestore: device digits %d not in 6..8: %w", d.Digits, ErrInvalid)
+	if d.Digits < MinDeviceDigits || d.Digits > MaxDeviceDigits {
+		return fmt.Errorf("codestore: device digits %d not in %d..%d: %w", d.Digits, MinDeviceDigits, MaxDeviceDigits, ErrInvalid)
 	}
 	if d.Period < 1 || d.Period > 3600 {
 		return fmt.Errorf("codestore: device period %d not in 1..3600: %w", d.Period, ErrInvalid)

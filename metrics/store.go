@@ -33,12 +33,6 @@ func (c countingStore) UserByName(ctx context.Context, name string) (codestore.U
 	return u, err
 }
 
-func (c countingStore) Devices(ctx context.Context, user string) ([]codestore.Device, error) {
-	d, err := c.Store.Devices(ctx, user)
-	c.count("devices", err)
-	return d, err
-}
-
 // WithUser counts a failed transaction as "with_user", and the failed
 // statements inside it by their own names.
 func (c countingStore) WithUser(ctx context.Context, name string, fn func(codestore.UserTx) error) error {

@@ -52,9 +52,6 @@ const (
 	DefaultMaxFailures     = codestore.DefaultMaxFailures
 	DefaultLockoutWindow   = 15 * time.Minute
 	DefaultLockoutDuration = 15 * time.Minute
-	// defaultDeviceDigits is the code length assumed for a device with no
-	// digits set and for users without an enabled device.
-	defaultDeviceDigits = 6
 	// DefaultStoreTimeout bounds each store call of a decision, so that a
 	// locked or stalled database gives a prompt store_unavailable (or a
 	// failmode-safe accept) well inside a NAS's 3–5 s timeout.
@@ -130,6 +127,9 @@ type Engine struct {
 	store   Store
 	primary primary.Authenticator
 	log     hclog.Logger
+	// codeLengths are the lengths a User-Password's code is split off at
+	// (splitLengths).
+	codeLengths []int
 }
 
 // NewEngine returns an Engine. Zero ChallengePrompt, RejectMessage,
@@ -163,6 +163,8 @@ func NewEngine(cfg Config, store Store, primary primary.Authenticator, log hclog
 		store:   store,
 		primary: primary,
 		log:     log.Named("policy"),
+
+		codeLengths: splitLengths(cfg.BypassLength),
 	}
 }
 
@@ -249,7 +251,7 @@ func (e *Engine) decide(ctx context.Context, req Request, login string, log deci
 // first handles a request without challenge state: split, primary check,
 // then the user checks and the second factor or a challenge.
 func (e *Engine) first(ctx context.Context, req Request, text, login string, log decisionLog) Decision {
-	u, enabled, found, err := e.loadUser(ctx, req.UserName)
+	u, found, err := e.loadUser(ctx, req.UserName)
 	storeDown := err != nil
 	if storeDown {
 		log.Error("store unavailable", "error", err)
@@ -257,8 +259,7 @@ func (e *Engine) first(ctx context.Context, req Request, text, login string, log
 			return reject(ReasonStoreUnavailable)
 		}
 	}
-	lengths := e.codeLengths(found, enabled)
-	p := splitPassword(text, req.Mode, e.cfg.ConcatDelimiter, lengths)
+	p := splitPassword(text, req.Mode, e.cfg.ConcatDelimiter, e.codeLengths)
 	// The user row holds the local password hash: hand it over rather than
 	// have the local backend read it again for every candidate split.
 	creds := primary.Credentials{User: req.UserName, Login: login, StoredHash: u.PasswordHash, HashRead: !storeDown}
@@ -459,45 +460,28 @@ func (e *Engine) primaryCheck(ctx context.Context, creds primary.Credentials) (p
 	return res, nil
 }
 
-// loadUser returns the user and their enabled devices. found is false for
-// an unknown user; err is a store fault.
-func (e *Engine) loadUser(ctx context.Context, name string) (u codestore.User, enabled []codestore.Device, found bool, err error) {
+// loadUser returns the user. found is false for an unknown user; err is a
+// store fault.
+func (e *Engine) loadUser(ctx context.Context, name string) (u codestore.User, found bool, err error) {
 	u, err = e.store.UserByName(ctx, name)
 	if errors.Is(err, codestore.ErrNotFound) {
-		return codestore.User{}, nil, false, nil
+		return codestore.User{}, false, nil
 	}
 	if err != nil {
-		return codestore.User{}, nil, false, fmt.Errorf("policy: load user: %w", err)
+		return codestore.User{}, false, fmt.Errorf("policy: load user: %w", err)
 	}
-	devs, err := e.store.Devices(ctx, u.Name)
-	if errors.Is(err, codestore.ErrNotFound) { // deleted since the read above
-		return codestore.User{}, nil, false, nil
-	}
-	if err != nil {
-		return codestore.User{}, nil, false, fmt.Errorf("policy: load devices: %w", err)
-	}
-	for _, d := range devs {
-		if d.Enabled {
-			enabled = append(enabled, d)
-		}
-	}
-	return u, enabled, true, nil
+	return u, true, nil
 }
 
-// codeLengths returns the valid code lengths: the digits of the enabled
-// devices and the bypass length. Unknown users and users without an
-// enabled device get the default device digits and the bypass length, so
-// the two are split (and cost) alike.
-func (e *Engine) codeLengths(found bool, enabled []codestore.Device) []int {
-	lengths := []int{e.cfg.BypassLength}
-	if !found || len(enabled) == 0 {
-		return append(lengths, defaultDeviceDigits)
-	}
-	for _, d := range enabled {
-		n := d.Digits
-		if n <= 0 {
-			n = defaultDeviceDigits
-		}
+// splitLengths are the lengths a User-Password's code is split off at:
+// every length a device code may have and the bypass length, the same for
+// every user. Were they a user's own devices' digits, the primary checks
+// a text costs would tell a user with 8-digit tokens from an unknown one
+// (DESIGN.md: an unknown user costs the same time as a wrong password). A
+// code of a length none of the user's devices has is a wrong code.
+func splitLengths(bypassLength int) []int {
+	lengths := []int{bypassLength}
+	for n := codestore.MinDeviceDigits; n <= codestore.MaxDeviceDigits; n++ {
 		lengths = append(lengths, n)
 	}
 	return sortedLengths(lengths)

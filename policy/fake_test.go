@@ -52,15 +52,6 @@ func (f *fakeStore) UserByName(_ context.Context, name string) (codestore.User, 
 	return u, nil
 }
 
-func (f *fakeStore) Devices(_ context.Context, user string) ([]codestore.Device, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.failure("Devices"); err != nil {
-		return nil, err
-	}
-	return f.devices[user], nil
-}
-
 // WithUser runs fn with a fakeTx of the named user; fail["WithUser"] makes
 // the whole transaction fail before fn runs. fail["WithUser.commit"] makes
 // it fail after fn ran, as a failed COMMIT (or one that outlasts the

@@ -13,8 +13,6 @@ import (
 type Store interface {
 	// UserByName returns the named user, or codestore.ErrNotFound.
 	UserByName(ctx context.Context, name string) (codestore.User, error)
-	// Devices returns the user's enrolled devices, enabled or not.
-	Devices(ctx context.Context, user string) ([]codestore.Device, error)
 	// WithUser runs fn with the named user's second-factor state inside
 	// one store transaction: what fn reads is current, and what it writes
 	// is on disk when WithUser returns nil. fn runs at most once and never
@@ -37,12 +35,6 @@ func (s timedStore) UserByName(ctx context.Context, name string) (codestore.User
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.Store.UserByName(ctx, name)
-}
-
-func (s timedStore) Devices(ctx context.Context, user string) ([]codestore.Device, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	return s.Store.Devices(ctx, user)
 }
 
 func (s timedStore) WithUser(ctx context.Context, name string, fn func(codestore.UserTx) error) error {
