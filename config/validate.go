@@ -46,7 +46,7 @@ func (c *Config) Validate() error {
 func (c *Config) validate() *problems {
 	ps := newProblems(c.src)
 
-	checkHostPort(ps, "listen", "listen", c.Listen, true)
+	checkListenAddress(ps, "listen", c.Listen)
 	oneOf(ps, "log_level", "log_level", c.LogLevel, logLevels)
 	oneOf(ps, "log_format", "log_format", c.LogFormat, logFormats)
 	if c.MaxInflight < 1 {
@@ -54,7 +54,7 @@ func (c *Config) validate() *problems {
 	}
 	positive(ps, "duplicate_window", "duplicate_window", c.DuplicateWindow)
 	if c.MetricsListen != "" {
-		checkHostPort(ps, "metrics_listen", "metrics_listen", c.MetricsListen, true)
+		checkListenAddress(ps, "metrics_listen", c.MetricsListen)
 	}
 	notNegative(ps, "audit_retention", "audit_retention", c.AuditRetention)
 
@@ -335,6 +335,20 @@ func notNegative(ps *problems, key, what string, d time.Duration) bool {
 
 // checkHostPort records a problem unless s is host:port with a numeric
 // port. Port 0 (any free port) is allowed only when zeroOK.
+// checkListenAddress checks an address radiusd binds: host:port whose host
+// is an IP address, or empty for every address. A name would be looked up
+// only when radiusd starts, and fail there without a file and line.
+func checkListenAddress(ps *problems, key, s string) {
+	checkHostPort(ps, key, key, s, true)
+	host, _, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		ps.add(key, nil, "%s %q: host must be an IP address (or empty for every address)", key, s)
+	}
+}
+
 func checkHostPort(ps *problems, key, what, s string, zeroOK bool) {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {
