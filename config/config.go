@@ -33,7 +33,7 @@ type Config struct {
 	// default) disables them.
 	MetricsListen string
 	// AuditRetention is how long audit rows are kept; radiusd's janitor
-	// deletes older ones every minute. 0 keeps them forever. Default 90
+	// deletes older ones every 30 s. 0 keeps them forever. Default 90
 	// days (2160h).
 	AuditRetention time.Duration
 	// Store locates the SQLite database and its key file.

@@ -189,11 +189,13 @@ func TestSIGHUPReloadsPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg = []byte(strings.Replace(string(cfg), "require_enrolled_device = true", "require_enrolled_device = false", 1))
+	// A setting that needs a restart is named, not silently dropped.
+	cfg = []byte(strings.Replace(string(cfg), `log_level = "trace"`, `log_level = "debug"`, 1))
 	if err := os.WriteFile(e.config, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	e.cmd.Process.Signal(syscall.SIGHUP)
-	e.waitLog(regexp.MustCompile(`reloaded`))
+	e.waitLog(regexp.MustCompile(`changed settings take effect at the next restart: settings=log_level\n(.|\n)*reloaded`))
 	e.expectAuth("bob", e.login("bob", password+","+codes[0]), radius.CodeAccessAccept, "bypass_code")
 }
 

@@ -97,6 +97,16 @@ func (t *challengeTable) take(state []byte, client, userName string, now time.Ti
 	return &policy.ChallengeState{UserName: e.user, Attributes: e.attrs}, true
 }
 
+// setTimeout sets the lifetime of the States added from now on. After a
+// shorter one the list is no longer in expiry order: expire then stops at
+// an older, unexpired entry and leaves newer expired ones for later, but
+// take still refuses them and max still bounds the table.
+func (t *challengeTable) setTimeout(d time.Duration) {
+	t.mu.Lock()
+	t.timeout = d
+	t.mu.Unlock()
+}
+
 func (t *challengeTable) expire(now time.Time) {
 	for f := t.order.Front(); f != nil; f = t.order.Front() {
 		e := f.Value.(*challengeEntry)

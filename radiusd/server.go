@@ -252,17 +252,26 @@ func (s *Server) safeHandlePacket(conn net.PacketConn, b []byte, from net.Addr) 
 	s.handlePacket(conn, b, from)
 }
 
-// Reload swaps the client table and the Decider atomically; the socket and
-// requests in flight are untouched (SIGHUP). An invalid client list or a
-// nil Decider is refused with the error and the old state kept.
-func (s *Server) Reload(clients []Client, d Decider) error {
+// Reload swaps the client table and the Decider atomically, and sets the
+// challenge timeout of the States sent from now on (0 is the default); the
+// socket and requests in flight are untouched (SIGHUP). An invalid client
+// list, a nil Decider or a negative timeout is refused with the error and
+// the old state kept.
+func (s *Server) Reload(clients []Client, d Decider, challengeTimeout time.Duration) error {
 	if d == nil {
 		return ErrNoDecider
+	}
+	if challengeTimeout < 0 {
+		return fmt.Errorf("radiusd: negative challenge timeout: %w", ErrInvalidConfig)
 	}
 	table, err := newClientTable(clients)
 	if err != nil {
 		return err
 	}
+	if challengeTimeout == 0 {
+		challengeTimeout = DefaultChallengeTimeout
+	}
+	s.challenges.setTimeout(challengeTimeout)
 	s.state.Store(&serverState{clients: table, decider: d})
 	return nil
 }

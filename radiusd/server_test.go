@@ -721,20 +721,60 @@ func TestReload(t *testing.T) {
 	expectSilence(t, conn)
 
 	// An invalid table is refused and the old one kept.
-	if err := h.srv.Reload([]Client{{Name: "bad", Network: netip.MustParsePrefix("127.0.0.1/32")}}, d1); !errors.Is(err, ErrInvalidClient) {
+	if err := h.srv.Reload([]Client{{Name: "bad", Network: netip.MustParsePrefix("127.0.0.1/32")}}, d1, 0); !errors.Is(err, ErrInvalidClient) {
 		t.Fatalf("Reload of a client without a secret: %v, want ErrInvalidClient", err)
 	}
 	send(t, conn, encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true))
 	h.expectDrop(DropUnknownClient)
 
 	d2 := &fakeDecider{}
-	if err := h.srv.Reload([]Client{testClient("nas", "127.0.0.1/32", testSecret)}, d2); err != nil {
+	if err := h.srv.Reload([]Client{testClient("nas", "127.0.0.1/32", testSecret)}, d2, 0); err != nil {
 		t.Fatal(err)
 	}
 	req := encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true)
 	checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessAccept)
 	if len(d1.Calls()) != 0 || len(d2.Calls()) != 1 || d2.Calls()[0].Client != "nas" {
 		t.Errorf("old decider %d calls, new %d", len(d1.Calls()), len(d2.Calls()))
+	}
+}
+
+// TestReloadSetsChallengeTimeout: a State sent after a reload with a
+// shorter challenge timeout expires by it; one sent before keeps its own.
+func TestReloadSetsChallengeTimeout(t *testing.T) {
+	clock := newFakeClock()
+	d := challengeDecider()
+	clients := []Client{testClient("nas", "127.0.0.1/32", testSecret)}
+	h := newHarness(t, Config{Clients: clients, Now: clock.Now}, d)
+	conn := h.dial("127.0.0.1:0")
+	challenge := func() []byte {
+		t.Helper()
+		req := encodeReq(t, newRequest(t, testSecret, "alice", "primary-password"), true)
+		return checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessChallenge).Get(attrState)
+	}
+	answer := func(state []byte) policy.Request {
+		t.Helper()
+		p := newRequest(t, testSecret, "alice", "123456")
+		p.Add(attrState, state)
+		req := encodeReq(t, p, true)
+		exchange(t, conn, req)
+		calls := d.Calls()
+		return calls[len(calls)-1]
+	}
+
+	before := challenge()
+	if err := h.srv.Reload(clients, d, -time.Second); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("Reload with a negative timeout: %v, want ErrInvalidConfig", err)
+	}
+	if err := h.srv.Reload(clients, d, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	after := challenge()
+	clock.Advance(6 * time.Second)
+	if got := answer(after); got.Challenge != nil || !got.StaleState {
+		t.Errorf("State sent after the reload, answered 6 s later: %+v, want StaleState", got)
+	}
+	if got := answer(before); got.Challenge == nil {
+		t.Errorf("State sent before the reload, answered 6 s later: %+v, want its challenge", got)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -147,10 +148,10 @@ func (m *Main) Run(ctx context.Context) error {
 // Done delivers an error if the server stops serving on its own.
 func (m *Main) Done() <-chan error { return m.serveCh }
 
-// Reload re-reads the config file and swaps in its clients and policy.
-// A config that does not load leaves the running one in place. Settings
-// that need the socket or the store (listen, store, max_inflight,
-// duplicate_window) take effect at the next restart.
+// Reload re-reads the config file and swaps in its clients and policy
+// (challenge_timeout included). A config that does not load leaves the
+// running one in place. The settings restartOnlyChanges names take effect
+// at the next restart, with a warning now.
 func (m *Main) Reload() {
 	cfg, err := config.Load(m.ConfigPath)
 	if err != nil {
@@ -162,10 +163,10 @@ func (m *Main) Reload() {
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
 	}
-	if cfg.Listen != m.cfg.Listen || cfg.Store != m.cfg.Store {
-		m.log.Warn("listen and store changes take effect at the next restart")
+	if changed := restartOnlyChanges(m.cfg, cfg); len(changed) > 0 {
+		m.log.Warn("changed settings take effect at the next restart", "settings", strings.Join(changed, ","))
 	}
-	if err := m.server.Reload(radiusClients(cfg), engine); err != nil {
+	if err := m.server.Reload(radiusClients(cfg), engine, cfg.Policy.ChallengeTimeout); err != nil {
 		closePrimary(auth)
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return
@@ -177,6 +178,31 @@ func (m *Main) Reload() {
 	m.primary = auth
 	m.cfg = cfg
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
+}
+
+// restartOnlyChanges names the settings that differ between running and
+// next and that a reload does not apply: they set up the socket, the store,
+// the logger, the metrics listener or the janitor.
+func restartOnlyChanges(running, next *config.Config) []string {
+	var changed []string
+	for _, s := range []struct {
+		name    string
+		changed bool
+	}{
+		{"listen", running.Listen != next.Listen},
+		{"store", running.Store != next.Store},
+		{"max_inflight", running.MaxInflight != next.MaxInflight},
+		{"duplicate_window", running.DuplicateWindow != next.DuplicateWindow},
+		{"log_level", running.LogLevel != next.LogLevel},
+		{"log_format", running.LogFormat != next.LogFormat},
+		{"metrics_listen", running.MetricsListen != next.MetricsListen},
+		{"audit_retention", running.AuditRetention != next.AuditRetention},
+	} {
+		if s.changed {
+			changed = append(changed, s.name)
+		}
+	}
+	return changed
 }
 
 // Close stops reading, lets in-flight requests finish and closes the store.
