@@ -34,9 +34,12 @@ var (
 	ErrInvalidParams = errors.New("primary: invalid argon2 parameters")
 )
 
-// Bounds on parameters read from an encoded hash, so that a corrupt or
-// hostile hash in the store cannot make one verification allocate
-// gigabytes or run for minutes.
+// Bounds on parameters, both configured and read from an encoded hash.
+// They match the ranges an admin may configure, so a corrupt or hostile
+// hash in the store cannot make one verification cost more than the most
+// expensive configurable hash; at the top of those ranges that is still
+// 4 GiB of memory and 64 passes, gigabytes and possibly minutes per
+// verification.
 const (
 	maxMemory  = 1 << 22 // 4 GiB in KiB
 	maxTime    = 64

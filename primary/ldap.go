@@ -44,6 +44,8 @@ var ErrLDAPConfig = errors.New("primary: invalid ldap settings")
 // sent: it would be an anonymous bind, which most servers accept.
 type LDAP struct {
 	cfg    config.LDAP
+	addr   string // host:port to dial
+	ldaps  bool   // TLS from the first byte (ldaps://)
 	tls    *tls.Config
 	groups []*ldap.DN
 	log    hclog.Logger
@@ -77,8 +79,17 @@ func NewLDAP(cfg config.LDAP, log hclog.Logger) (*LDAP, error) {
 	if !strings.Contains(cfg.UserFilter, "{username}") && !strings.Contains(cfg.UserFilter, "{login}") {
 		return nil, fmt.Errorf("%w: user_filter needs {username} or {login}", ErrLDAPConfig)
 	}
+	port := u.Port()
+	if port == "" {
+		port = ldap.DefaultLdapPort
+		if u.Scheme == "ldaps" {
+			port = ldap.DefaultLdapsPort
+		}
+	}
 	l := &LDAP{
 		cfg:   cfg,
+		addr:  net.JoinHostPort(u.Hostname(), port),
+		ldaps: u.Scheme == "ldaps",
 		log:   log.Named("ldap"),
 		slots: make(chan struct{}, cfg.PoolSize),
 		idle:  make(chan *ldap.Conn, cfg.PoolSize),
@@ -196,24 +207,47 @@ func (l *LDAP) release(c *ldap.Conn) {
 	}
 }
 
-// dial connects, with StartTLS when configured.
+// dial connects, over TLS (ldaps) or with StartTLS when configured, each
+// phase bounded by ctx's deadline. go-ldap bounds requests by
+// Conn.SetTimeout, but its StartTLS runs the TLS handshake with no
+// deadline, so a server that accepts StartTLS and then stays silent would
+// block it forever. The socket is therefore dialled here and carries ctx's
+// deadline until TLS is up; then the deadline is cleared and setTimeout
+// bounds each request.
 func (l *LDAP) dial(ctx context.Context) (*ldap.Conn, error) {
 	deadline, _ := ctx.Deadline()
-	d := &net.Dialer{Deadline: deadline}
-	opts := []ldap.DialOpt{ldap.DialWithDialer(d)}
-	if l.tls != nil {
-		opts = append(opts, ldap.DialWithTLSConfig(l.tls))
-	}
-	c, err := ldap.DialURL(l.cfg.URL, opts...)
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", l.addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	if l.cfg.StartTLS {
-		c.SetTimeout(time.Until(deadline))
-		if err := c.StartTLS(l.tls); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("starttls: %w", err)
+	if err := raw.SetDeadline(deadline); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	var c *ldap.Conn
+	if l.ldaps {
+		tc := tls.Client(raw, l.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
 		}
+		c = ldap.NewConn(tc, true)
+		c.Start()
+	} else {
+		c = ldap.NewConn(raw, false)
+		c.Start()
+		if l.cfg.StartTLS {
+			setTimeout(ctx, c)
+			if err := c.StartTLS(l.tls); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("starttls: %w", err)
+			}
+		}
+	}
+	if err := raw.SetDeadline(time.Time{}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("dial: %w", err)
 	}
 	return c, nil
 }
