@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/radgate/radgate/codestore"
+	"github.com/radgate/radgate/policy"
 )
 
 func (a *app) auditCommand() *cobra.Command {
@@ -35,8 +38,11 @@ and the code or device id involved. It never holds a code or password.
 			if filter.Until, err = parseWhen("until", until, now); err != nil {
 				return err
 			}
-			if filter.Limit < 0 {
-				return usagef("audit: --limit must be positive")
+			if filter.Limit <= 0 {
+				return usagef("audit: --limit must be positive, not %d", filter.Limit)
+			}
+			if filter.Result != "" && !slices.Contains(auditResults, filter.Result) {
+				return usagef("audit: --result %q is not one of %s", filter.Result, strings.Join(auditResults, ", "))
 			}
 			store, err := a.open(ctx)
 			if err != nil {
@@ -52,13 +58,17 @@ and the code or device id involved. It never holds a code or password.
 	f := c.Flags()
 	f.StringVar(&filter.User, "user", "", "only events about this user")
 	f.StringVar(&filter.Client, "client", "", "only login events from this client block")
-	f.StringVar(&filter.Result, "result", "", "only events with this result: accept, reject, challenge, ok")
+	f.StringVar(&filter.Result, "result", "", "only events with this result: "+strings.Join(auditResults, ", "))
 	f.StringVar(&filter.Action, "action", "", "only events of this action, such as auth or bypass.issue")
 	f.StringVar(&since, "since", "", "only events at or after this time, or this long ago (24h)")
 	f.StringVar(&until, "until", "", "only events before this time, or this long ago (1h)")
 	f.IntVar(&filter.Limit, "limit", 100, "at most this many events")
 	return c
 }
+
+// auditResults are the results the audit log holds: the login decisions
+// (policy.Result) and "ok", which codestore writes for every admin change.
+var auditResults = []string{policy.Accept.String(), policy.Reject.String(), policy.Challenge.String(), "ok"}
 
 // parseWhen reads a --since/--until value: a positive duration back from
 // now, or an RFC 3339 time. "" is the zero time (no bound).

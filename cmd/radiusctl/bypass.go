@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -121,6 +125,8 @@ finite --uses.`,
 }
 
 // issue creates the codes and prints them; only the codes go to stdout.
+// Codes are shown once (rule 8): when they cannot all be written, the codes
+// just issued are revoked, so that no code stays live that nobody saw.
 func (a *app) issue(ctx context.Context, store *codestore.Store, req codestore.IssueRequest) error {
 	u, err := store.UserByName(ctx, req.User)
 	if err != nil {
@@ -133,15 +139,61 @@ func (a *app) issue(ctx context.Context, store *codestore.Store, req codestore.I
 	if ok, err := store.HasEnabledDevice(ctx, u.ID); err == nil && !ok && a.cfg.Policy.RequireEnrolledDevice {
 		fmt.Fprintf(a.stderr, "radiusctl: warning: %s has no enrolled device; the codes are usable once one is enrolled\n", u.Name)
 	}
-	if a.json {
-		return printRows(a, nil, codes, func(c codestore.IssuedCode) (any, []string) {
-			return map[string]any{"id": c.ID, "code": c.Code, "uses": c.Uses, "expires_at": timeJSON(c.ExpiresAt)}, nil
-		})
-	}
+	// Build the whole output first and write it at once: one write error
+	// to check, and nothing to flush.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
 	for _, c := range codes {
-		fmt.Fprintln(a.stdout, c.Code)
+		if !a.json {
+			out.WriteString(c.Code + "\n")
+			continue
+		}
+		obj := map[string]any{"id": c.ID, "code": c.Code, "uses": c.Uses, "expires_at": timeJSON(c.ExpiresAt)}
+		if err := enc.Encode(obj); err != nil {
+			return a.unshown(ctx, store, u.Name, codes, err)
+		}
+	}
+	if _, err := a.stdout.Write(out.Bytes()); err != nil {
+		return a.unshown(ctx, store, u.Name, codes, err)
 	}
 	return nil
+}
+
+// unshown revokes codes that were issued but could not be shown, and
+// returns the error to report. It never puts a code in the error, only ids.
+func (a *app) unshown(ctx context.Context, store *codestore.Store, user string, codes []codestore.IssuedCode, werr error) error {
+	ids := make([]int64, len(codes))
+	for i, c := range codes {
+		ids[i] = c.ID
+	}
+	// The revoke must run even when the command is being cancelled.
+	ctx = context.WithoutCancel(ctx)
+	_, err := store.RevokeBypassCodes(ctx, user, ids, a.adminName())
+	remaining := ids
+	switch {
+	case err == nil:
+		remaining = nil
+	case errors.Is(err, codestore.ErrNotFound):
+		// One of them is gone already (used or revoked meanwhile), and the
+		// store refuses the whole list for it: revoke the rest one by one.
+		err, remaining = nil, nil
+		for _, id := range ids {
+			_, e := store.RevokeBypassCodes(ctx, user, []int64{id}, a.adminName())
+			if e != nil && !errors.Is(e, codestore.ErrNotFound) {
+				err = e
+				remaining = append(remaining, id)
+			}
+		}
+	}
+	if err != nil {
+		idText := make([]string, len(remaining))
+		for i, id := range remaining {
+			idText[i] = strconv.FormatInt(id, 10)
+		}
+		return fmt.Errorf("bypass issue: could not show the codes (%v), and revoking them failed (%v): they remain live; revoke them with: radiusctl bypass revoke %s %s",
+			werr, err, user, strings.Join(idText, " "))
+	}
+	return fmt.Errorf("bypass issue: could not show the codes (%v); the %d code(s) just issued were revoked", werr, len(codes))
 }
 
 func codeRow(c codestore.BypassCode) (any, []string) {

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/radgate/radgate/codestore"
+	"github.com/radgate/radgate/policy"
 	"github.com/radgate/radgate/primary"
 )
 
@@ -22,8 +25,15 @@ func (a *app) userCommand() *cobra.Command {
 		Example: `  printf '%s\n' "$PASSWORD" | radiusctl user add alice --password-stdin`,
 		Args:    cobra.ExactArgs(1),
 		RunE: action(func(ctx context.Context, args []string) error {
-			store, err := a.open(ctx) // first: the config has the argon2 costs
+			if err := checkNewName(args[0]); err != nil {
+				return err
+			}
+			store, err := a.open(ctx) // first: the config has the argon2 costs and normalization
 			if err != nil {
+				return err
+			}
+			norm, _ := policy.ParseNormalization(a.cfg.Policy.UsernameNormalization)
+			if err := checkNormalized(args[0], norm); err != nil {
 				return err
 			}
 			hash, err := a.passwordHash(passwordStdin)
@@ -116,6 +126,45 @@ func (a *app) userCommand() *cobra.Command {
 			return s.DeleteUser(ctx, name, admin())
 		}),
 	)
+}
+
+// checkNewName refuses a new user name that a NAS cannot send or that
+// breaks listings: leading or trailing white space, control characters
+// (a tab splits a table row), or bytes that are not UTF-8.
+func checkNewName(name string) error {
+	switch {
+	case !utf8.ValidString(name):
+		return fmt.Errorf("user add: user name %q is not valid UTF-8", name)
+	case strings.TrimSpace(name) != name:
+		return fmt.Errorf("user add: user name %q has leading or trailing white space", name)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fmt.Errorf("user add: user name %q contains a control character", name)
+	}
+	return nil
+}
+
+// checkNormalized refuses a new user name that norm would change: logins
+// are looked up after normalization, so such a user could never log in.
+// The message names the form to add instead, when there is one.
+func checkNormalized(name string, norm policy.Normalization) error {
+	if norm.Apply(name) == name {
+		return nil
+	}
+	// Normalize until stable, so the suggestion is itself accepted
+	// ("a@b@c" becomes "a@b", then "a").
+	want := name
+	for range len(name) + 1 {
+		next := norm.Apply(want)
+		if next == want {
+			break
+		}
+		want = next
+	}
+	msg := fmt.Sprintf("user add: user %q would never match a login under username_normalization %q", name, norm.String())
+	if want == "" || norm.Apply(want) != want || checkNewName(want) != nil {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("%s: add %q", msg, want)
 }
 
 // passwordHash reads one password line from stdin when asked and returns

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/radgate/radgate/codestore"
+)
+
+// ctlEnv is a config file with its own store in a temporary directory.
+type ctlEnv struct {
+	t      *testing.T
+	config string
+}
+
+// newCtlEnv writes a config with policy block body policy (may be "").
+func newCtlEnv(t *testing.T, policy string) *ctlEnv {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`store {
+  path     = "radgate.db"
+  key_file = "radgate.key"
+}
+
+policy {
+  %s
+}
+`, policy)
+	path := filepath.Join(dir, "config.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &ctlEnv{t: t, config: path}
+}
+
+// runWith runs radiusctl against e's config with the given stdout and
+// returns its exit status and stderr.
+func (e *ctlEnv) runWith(stdout io.Writer, args ...string) (int, string) {
+	var errb bytes.Buffer
+	full := append([]string{"--config", e.config, "--admin", "tester"}, args...)
+	code := run(full, strings.NewReader(""), stdout, &errb)
+	return code, errb.String()
+}
+
+// ctl runs radiusctl and returns its exit status, stdout and stderr.
+func (e *ctlEnv) ctl(args ...string) (int, string, string) {
+	var out bytes.Buffer
+	code, errs := e.runWith(&out, args...)
+	return code, out.String(), errs
+}
+
+// mustCtl runs radiusctl and fails the test unless it exits 0.
+func (e *ctlEnv) mustCtl(args ...string) string {
+	e.t.Helper()
+	code, out, errs := e.ctl(args...)
+	if code != 0 {
+		e.t.Fatalf("radiusctl %v: exit %d: %s", args, code, errs)
+	}
+	return out
+}
+
+// failingWriter fails every write, as stdout on a full disk or a closed
+// pipe does.
+type failingWriter struct{ writes int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return 0, errors.New("no space left on device")
+}
+
+var nineDigits = regexp.MustCompile(`[0-9]{9}`)
+
+// Rule 8: a code is shown once, when issued. A code that could not be
+// written must not stay live.
+func TestBypassIssueRevokesCodesItCannotShow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plain", []string{"bypass", "issue", "alice", "--count", "3"}},
+		{"json", []string{"bypass", "issue", "alice", "--count", "3", "--json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newCtlEnv(t, "")
+			e.mustCtl("user", "add", "alice")
+			e.mustCtl("device", "add", "alice", "--type", "totp")
+			e.mustCtl("bypass", "issue", "alice") // one live code from before
+
+			w := &failingWriter{}
+			code, stderr := e.runWith(w, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
+			}
+			if w.writes == 0 {
+				t.Error("nothing was written to stdout")
+			}
+			if !strings.Contains(stderr, "could not show the codes") || !strings.Contains(stderr, "revoked") {
+				t.Errorf("stderr %q does not say the codes were not shown and were revoked", stderr)
+			}
+			if nineDigits.MatchString(stderr) {
+				t.Errorf("stderr shows a code: %q", stderr)
+			}
+			if n := strings.Count(stderr, "\n"); n != 1 {
+				t.Errorf("stderr has %d lines, want 1: %q", n, stderr)
+			}
+			// Only the code from before is live.
+			list := strings.TrimSpace(e.mustCtl("bypass", "list", "alice", "--json"))
+			if got := len(strings.Split(list, "\n")); got != 1 {
+				t.Errorf("live codes after a failed issue: %d, want 1 (the one from before):\n%s", got, list)
+			}
+			if audit := e.mustCtl("audit", "--action", "bypass.revoke", "--json"); !strings.Contains(audit, "count=3") {
+				t.Errorf("revoke not audited: %s", audit)
+			}
+		})
+	}
+}
+
+func TestUserAddRefusesNamesThatCannotLogIn(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   string
+		user     string
+		wantCode int
+		wantErr  string // on stderr; "" for success
+	}{
+		{name: "simple lowercase", policy: `username_normalization = "simple"`, user: "alice"},
+		{name: "simple upper", policy: `username_normalization = "simple"`, user: "Alice", wantCode: 1,
+			wantErr: `radiusctl: user add: user "Alice" would never match a login under username_normalization "simple": add "alice"`},
+		{name: "simple domain", policy: `username_normalization = "simple"`, user: `CORP\bob`, wantCode: 1, wantErr: `add "bob"`},
+		{name: "simple realm", policy: `username_normalization = "simple"`, user: "bob@corp.example", wantCode: 1, wantErr: `add "bob"`},
+		{name: "simple two realms", policy: `username_normalization = "simple"`, user: "b@c@d", wantCode: 1, wantErr: `add "b"`},
+		{name: "simple nothing left", policy: `username_normalization = "simple"`, user: `CORP\`, wantCode: 1,
+			wantErr: `under username_normalization "simple"` + "\n"},
+		{name: "none keeps case", policy: `username_normalization = "none"`, user: "Alice"},
+		{name: "default keeps realm", user: "bob@corp.example"},
+		{name: "inner space", user: "john smith"},
+		{name: "tab", user: "al\tice", wantCode: 1, wantErr: "control character"},
+		{name: "newline", user: "alice\n", wantCode: 1, wantErr: "white space"},
+		{name: "leading space", user: " alice", wantCode: 1, wantErr: "white space"},
+		{name: "trailing space", user: "alice ", wantCode: 1, wantErr: "white space"},
+		{name: "delete char", user: "ali\x7fce", wantCode: 1, wantErr: "control character"},
+		{name: "not utf8", user: "ali\xffce", wantCode: 1, wantErr: "UTF-8"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newCtlEnv(t, tc.policy)
+			code, _, stderr := e.ctl("user", "add", tc.user)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.wantCode, stderr)
+			}
+			if !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("stderr %q lacks %q", stderr, tc.wantErr)
+			}
+			users := e.mustCtl("user", "list", "--json")
+			if created := strings.Contains(users, `"name"`); created != (tc.wantCode == 0) {
+				t.Errorf("user list after add: %q", users)
+			}
+		})
+	}
+}
+
+func TestAuditRejectsBadFilters(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"result ok", []string{"--result", "ok"}, 0, ""},
+		{"result challenge", []string{"--result", "challenge"}, 0, ""},
+		{"result bogus", []string{"--result", "bogus"}, 2, `--result "bogus" is not one of accept, reject, challenge, ok`},
+		{"result case", []string{"--result", "Accept"}, 2, "is not one of"},
+		{"limit 1", []string{"--limit", "1"}, 0, ""},
+		{"limit 0", []string{"--limit", "0"}, 2, "--limit must be positive"},
+		{"limit negative", []string{"--limit", "-3"}, 2, "--limit must be positive"},
+	}
+	e := newCtlEnv(t, "")
+	e.mustCtl("user", "add", "alice")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := e.ctl(append([]string{"audit"}, tc.args...)...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.wantCode, stderr)
+			}
+			if !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("stderr %q lacks %q", stderr, tc.wantErr)
+			}
+			if code != 0 && out != "" {
+				t.Errorf("refused command printed %q", out)
+			}
+		})
+	}
+}
+
+// hookWriter calls hook with what is written, then fails the write.
+type hookWriter struct{ hook func(p []byte) }
+
+func (w hookWriter) Write(p []byte) (int, error) {
+	w.hook(p)
+	return 0, errors.New("broken pipe")
+}
+
+// A code used or revoked between the issue and the failed write makes the
+// store refuse a revoke of the whole list; the others must still go.
+func TestBypassIssueRevokesTheRestWhenOneIsGone(t *testing.T) {
+	e := newCtlEnv(t, "")
+	e.mustCtl("user", "add", "alice")
+	w := hookWriter{func(p []byte) {
+		var first struct{ ID int64 }
+		if err := json.Unmarshal(bytes.SplitN(p, []byte("\n"), 2)[0], &first); err != nil || first.ID == 0 {
+			t.Errorf("first line of %q: %v", p, err)
+			return
+		}
+		e.mustCtl("bypass", "revoke", "alice", strconv.FormatInt(first.ID, 10))
+	}}
+	code, stderr := e.runWith(w, "bypass", "issue", "alice", "--count", "3", "--json")
+	if code != 1 || !strings.Contains(stderr, "were revoked") {
+		t.Errorf("exit %d, stderr %q; want 1 and the codes revoked", code, stderr)
+	}
+	if list := strings.TrimSpace(e.mustCtl("bypass", "list", "alice")); strings.Count(list, "\n") != 0 {
+		t.Errorf("live codes after a failed issue:\n%s", list)
+	}
+}
+
+// When the revoke fails too, the message says the codes remain and names
+// the ids to revoke, never the codes.
+func TestBypassIssueNamesCodesItCouldNotRevoke(t *testing.T) {
+	e := newCtlEnv(t, "")
+	e.mustCtl("user", "add", "alice")
+	ctx := context.Background()
+	var errb bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stderr: &errb, configPath: e.config, admin: "tester"}
+	store, err := a.open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store goes away while the codes are being written.
+	a.stdout = hookWriter{func([]byte) { store.Close() }}
+	err = a.issue(ctx, store, codestore.IssueRequest{User: "alice", Count: 2, Uses: 1, TTL: time.Hour, Admin: "tester"})
+	if err == nil {
+		t.Fatal("issue succeeded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "remain live") || !strings.Contains(msg, "radiusctl bypass revoke alice 1 2") {
+		t.Errorf("error %q does not name the live code ids", msg)
+	}
+	if nineDigits.MatchString(msg) || nineDigits.MatchString(errb.String()) {
+		t.Errorf("error %q or stderr %q may show a code", msg, errb.String())
+	}
+	out := e.mustCtl("bypass", "list", "alice", "--json")
+	if n := strings.Count(out, "\n"); n != 2 {
+		t.Errorf("want the 2 codes still live, got:\n%s", out)
+	}
+}
