@@ -636,7 +636,8 @@ func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 // row holds HMAC-SHA256(subkey of the key file, user id ‖ code), computed
 // here from the key file without the store's helpers (several codes, so
 // that the store's reused hashers are checked too), and the same code
-// issued under another key file does not match.
+// issued under another key file does not match (once the key check that
+// refuses that key file is removed).
 func TestStoredHashIsKeyedByServerKeyAndUser(t *testing.T) {
 	ctx := context.Background()
 	db := mustOpen(t)
@@ -681,8 +682,17 @@ func TestStoredHashIsKeyedByServerKeyAndUser(t *testing.T) {
 	}
 	code := issued[0].Code
 
-	// The same database under another key file: the code does not match.
-	other, err := Open(ctx, Options{Path: db.path, KeyFile: filepath.Join(t.TempDir(), "other.key"), Now: db.clock.Now})
+	// The same database under another key file: Open refuses it (the key
+	// check row); with that row gone, the code does not match.
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	writeKey(t, otherKey, bytes.Repeat([]byte{3}, KeySize), 0o600)
+	if _, err := Open(ctx, Options{Path: db.path, KeyFile: otherKey, Now: db.clock.Now}); !errors.Is(err, ErrKeyFile) {
+		t.Fatalf("Open under another key file: %v, want ErrKeyFile", err)
+	}
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM key_check`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, Options{Path: db.path, KeyFile: otherKey, Now: db.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

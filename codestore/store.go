@@ -49,8 +49,10 @@ type Options struct {
 	// open. It must not contain '?' or start with "file:".
 	Path string
 	// KeyFile holds the 32-byte server key. It is created with mode 0600
-	// when missing (its directory must exist), and refused when unreadable,
-	// not 32 bytes, or accessible by group or others.
+	// when missing beside a new database (its directory must exist), and
+	// refused when unreadable, not 32 bytes, accessible by group or others,
+	// not the key the database was first opened with, or missing beside a
+	// database that already holds data.
 	KeyFile string
 	// Codes are the bypass-code limits. Length 0 takes 9, MaxActive 0 takes
 	// 100; MaxTTL 0 means no maximum (as DESIGN.md's max_ttl = "0").
@@ -113,8 +115,9 @@ type Store struct {
 
 // Open opens (creating if needed) the database and key file described by
 // opts and migrates the schema. It returns ErrSchemaTooNew when the file was
-// written by a newer radgate, ErrKeyFile for a bad key file and ErrInvalid
-// for bad options.
+// written by a newer radgate, ErrKeyFile for a bad key file (including one
+// that does not match the database, or a missing one beside a database that
+// holds data) and ErrInvalid for bad options.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Path == "" || strings.ContainsRune(opts.Path, '?') || strings.HasPrefix(opts.Path, "file:") {
 		return nil, fmt.Errorf("codestore: open: bad database path %q: %w", opts.Path, ErrInvalid)
@@ -132,23 +135,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
-	master, err := loadOrCreateKey(opts.KeyFile, cryptoRand)
-	if err != nil {
-		return nil, err
+	if opts.KeyFile == "" {
+		return nil, fmt.Errorf("codestore: no key file given: %w", ErrKeyFile)
 	}
-	codeKey, devKey, err := deriveKeys(master)
-	if err != nil {
-		return nil, err
-	}
-	devAEAD, err := newDeviceAEAD(devKey)
-	if err != nil {
+	// An unusable key file is refused before the database is touched; a
+	// missing one is decided once the database can be read (openKey).
+	if _, err := readKey(opts.KeyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if err := precreate(opts.Path); err != nil {
 		return nil, err
 	}
-	s := &Store{cache: userCache{max: maxCachedUsers}, now: opts.Now, busy: opts.BusyTimeout, rules: rules, codeKey: codeKey, devAEAD: devAEAD, rand: cryptoRand}
-	s.codeMACs.New = newCodeMAC(codeKey)
+	s := &Store{cache: userCache{max: maxCachedUsers}, now: opts.Now, busy: opts.BusyTimeout, rules: rules, rand: cryptoRand}
 	if err := s.open(ctx, opts); err != nil {
 		s.closeDBs()
 		return nil, err
@@ -160,8 +158,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 }
 
 // open opens the pools and the writer's connection, migrates the schema,
-// prepares the hot statements and starts the writer and the checkpointer.
-// On error the caller closes what was opened (closeDBs).
+// loads and checks the key file (openKey), prepares the hot statements and
+// starts the writer and the checkpointer. On error the caller closes what
+// was opened (closeDBs).
 func (s *Store) open(ctx context.Context, opts Options) error {
 	var err error
 	// Writers wait one busy slice in SQLite; retryBusy does the rest.
@@ -175,6 +174,9 @@ func (s *Store) open(ctx context.Context, opts Options) error {
 	s.db.SetMaxOpenConns(1)
 	s.db.SetMaxIdleConns(1)
 	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	if err := s.openKey(ctx, opts.Path, opts.KeyFile); err != nil {
 		return err
 	}
 	if s.rdb, err = sql.Open("sqlite3", dsn(opts.Path, opts.BusyTimeout)+"&_query_only=true"); err != nil {

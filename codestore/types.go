@@ -22,7 +22,9 @@ var (
 	// ErrBusy means another process held the database's write lock for
 	// the whole busy timeout, or until the caller's context ended.
 	ErrBusy = errors.New("codestore: database busy")
-	// ErrKeyFile means the key file is unreadable, malformed or too open.
+	// ErrKeyFile means the key file is unreadable, malformed or too open,
+	// is not the key the database was first opened with, or is missing
+	// beside a database that already holds data.
 	ErrKeyFile = errors.New("codestore: bad key file")
 )
 
