@@ -210,7 +210,8 @@ type LDAP struct {
 	// BaseDN instead of reading memberOf; {dn} is replaced by the user's
 	// escaped DN, {username} and {login} as in UserFilter.
 	GroupFilter string
-	// Timeout bounds one whole check (connect, searches and binds).
+	// Timeout bounds one whole check (connect, TLS handshake, searches and
+	// binds).
 	// Default 5s.
 	Timeout time.Duration
 	// PoolSize bounds the connections to the directory, 1 to 64; 0 means
