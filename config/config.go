@@ -211,8 +211,7 @@ type LDAP struct {
 	// escaped DN, {username} and {login} as in UserFilter.
 	GroupFilter string
 	// Timeout bounds one whole check (connect, TLS handshake, searches and
-	// binds).
-	// Default 5s.
+	// binds). Default 5s.
 	Timeout time.Duration
 	// PoolSize bounds the connections to the directory, 1 to 64; 0 means
 	// the default. Default 4.
