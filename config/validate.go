@@ -333,8 +333,6 @@ func notNegative(ps *problems, key, what string, d time.Duration) bool {
 	return true
 }
 
-// checkHostPort records a problem unless s is host:port with a numeric
-// port. Port 0 (any free port) is allowed only when zeroOK.
 // checkListenAddress checks an address radiusd binds: host:port whose host
 // is an IP address, or empty for every address. A name would be looked up
 // only when radiusd starts, and fail there without a file and line.
@@ -349,6 +347,8 @@ func checkListenAddress(ps *problems, key, s string) {
 	}
 }
 
+// checkHostPort records a problem unless s is host:port with a numeric
+// port. Port 0 (any free port) is allowed only when zeroOK.
 func checkHostPort(ps *problems, key, what, s string, zeroOK bool) {
 	_, port, err := net.SplitHostPort(s)
 	if err != nil {

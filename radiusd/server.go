@@ -180,10 +180,9 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 // requests and returns nil. It first grows conn's receive buffer to hold
 // MaxInflight requests, and warns when the kernel grants less. On a UDP
 // socket bound to a wildcard address (Linux), each reply leaves from the
-// address its request was sent to. It does not
-// close conn; the caller does, after Serve returns. It returns ErrServing
-// when called twice, and a wrapped read error if conn fails before
-// Shutdown.
+// address its request was sent to. It does not close conn; the caller
+// does, after Serve returns. It returns ErrServing when called twice, and
+// a wrapped read error if conn fails before Shutdown.
 func (s *Server) Serve(conn net.PacketConn) error {
 	s.mu.Lock()
 	if s.serving {
