@@ -150,6 +150,14 @@ func (r *RADIUS) ask(ctx context.Context, u config.Upstream, c Credentials) (*ra
 		return nil, fmt.Errorf("dial: %w", err)
 	}
 	defer conn.Close()
+	// Invalid replies are counted and logged once per exchange: whoever
+	// floods them must not flood the log too.
+	invalid := 0
+	defer func() {
+		if invalid > 0 {
+			r.log.Warn("invalid replies ignored (wrong secret or spoofed)", "upstream", u.Name, "count", invalid)
+		}
+	}()
 	buf := make([]byte, maxUpstreamPacket)
 	for attempt := 0; attempt <= u.Retries; attempt++ {
 		if _, err := conn.Write(req); err != nil {
@@ -175,7 +183,7 @@ func (r *RADIUS) ask(ctx context.Context, u config.Upstream, c Credentials) (*ra
 			if p, ok := checkUpstreamResponse(buf[:n], req, u.Secret, u.RequireMessageAuthenticator); ok {
 				return p, nil
 			}
-			r.log.Warn("invalid reply ignored (wrong secret or spoofed)", "upstream", u.Name)
+			invalid++
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

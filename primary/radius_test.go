@@ -1,16 +1,22 @@
 package primary
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"errors"
 	"net"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"layeh.com/radius"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/radgate/radgate/config"
 )
@@ -226,6 +232,54 @@ func TestRADIUSFailover(t *testing.T) {
 	}
 	if silent.count.Load() != 3 || good.count.Load() != 1 {
 		t.Errorf("silent saw %d (want 3), good saw %d (want 1)", silent.count.Load(), good.count.Load())
+	}
+}
+
+// TestRADIUSInvalidRepliesLoggedOnce: a flood of invalid replies (wrong
+// secret, or spoofed) while a check waits costs one log line with their
+// count, not a line each; the valid reply after them still counts.
+func TestRADIUSInvalidRepliesLoggedOnce(t *testing.T) {
+	const junk = 500
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 4096)
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		raw := buf[:n]
+		b := signedReply(t, radius.CodeAccessAccept, raw, true, "other-secret")
+		for range junk {
+			pc.WriteTo(b, from)
+		}
+		// Give the client time to drain the burst, so that the valid
+		// reply is not the one the full socket drops.
+		time.Sleep(100 * time.Millisecond)
+		pc.WriteTo(signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret), from)
+	}()
+	var logs bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace})
+	r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: pc.LocalAddr().String(), Secret: []byte(upstreamSecret),
+		Timeout: 2 * time.Second, RequireMessageAuthenticator: true}}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Authenticate(context.Background(), Credentials{User: "a", Login: "a", Password: "pw"})
+	if err != nil || !res.OK {
+		t.Fatalf("Authenticate = %+v, %v", res, err)
+	}
+	// Loopback UDP may drop part of the burst: the count is what arrived.
+	out := logs.String()
+	m := regexp.MustCompile(`invalid replies ignored.*count=(\d+)`).FindStringSubmatch(out)
+	if n := strings.Count(out, "invalid repl"); n != 1 || m == nil {
+		t.Fatalf("%d log lines about invalid replies, want 1 with their count:\n%.2000s", n, out)
+	}
+	if got, _ := strconv.Atoi(m[1]); got < 2 || got > junk {
+		t.Errorf("count=%d, want 2 to %d", got, junk)
 	}
 }
 
