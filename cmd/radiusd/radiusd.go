@@ -36,6 +36,9 @@ type Main struct {
 	// Stderr receives the log. Default os.Stderr.
 	Stderr io.Writer
 
+	// cfg is the config Run started with. A reload swaps in clients and
+	// policy but not the rest (restartOnlyChanges), so cfg stays what the
+	// socket, store, logger and listeners run on.
 	cfg     *config.Config
 	log     hclog.Logger
 	store   *codestore.Store
@@ -176,7 +179,6 @@ func (m *Main) Reload() {
 	old := m.primary
 	time.AfterFunc(shutdownTimeout, func() { closePrimary(old) })
 	m.primary = auth
-	m.cfg = cfg
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
 }
 
