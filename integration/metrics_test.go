@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -145,6 +147,35 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 	}
 	if regexp.MustCompile(`\{[^}]*"alice"`).MatchString(body) {
 		t.Errorf("a user name is a label value:\n%s", body)
+	}
+}
+
+// TestMetricsIdleConnectionClosed: a client that sends one request and
+// then keeps its connection open is cut off after the idle timeout (5 s),
+// so idle connections cannot pile up on the metrics listener.
+func TestMetricsIdleConnectionClosed(t *testing.T) {
+	e := newEnv(t, metricsSettings)
+	e.start()
+	conn, err := net.Dial("tcp", e.metricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: radgate\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: read %v after %v, want EOF (closed by the server)", err, time.Since(start).Round(time.Millisecond))
 	}
 }
 

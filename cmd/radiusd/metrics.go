@@ -11,9 +11,15 @@ import (
 	"github.com/radgate/radgate/metrics"
 )
 
-// metricsReadHeaderTimeout bounds how long a scraper may take to send its
-// request headers.
-const metricsReadHeaderTimeout = 5 * time.Second
+// Timeouts of the metrics listener, so that a client cannot hold a
+// connection (a goroutine and a file descriptor) open: the time to send a
+// request, to take the answer, and to idle between two requests on one
+// connection. A scrape is a small request and a small answer.
+const (
+	metricsReadTimeout  = 5 * time.Second
+	metricsWriteTimeout = 10 * time.Second
+	metricsIdleTimeout  = 5 * time.Second
+)
 
 // startMetrics serves /metrics and /healthz on metrics_listen, when set.
 // It runs after the server is built, so the in-flight gauge can read it.
@@ -27,9 +33,11 @@ func (m *Main) startMetrics() error {
 	}
 	log := m.log.Named("metrics")
 	m.http = &http.Server{
-		Handler:           m.metrics.Handler(m.store, log),
-		ReadHeaderTimeout: metricsReadHeaderTimeout,
-		ErrorLog:          log.StandardLogger(nil),
+		Handler:      m.metrics.Handler(m.store, log),
+		ReadTimeout:  metricsReadTimeout,
+		WriteTimeout: metricsWriteTimeout,
+		IdleTimeout:  metricsIdleTimeout,
+		ErrorLog:     log.StandardLogger(nil),
 	}
 	go func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
