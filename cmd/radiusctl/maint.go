@@ -10,10 +10,10 @@ import (
 func (a *app) purgeCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "purge",
-		Short: "Delete expired bypass codes and old audit rows now (radiusd does this every minute)",
+		Short: "Delete expired bypass codes and old audit rows now (radiusd does this every 30 s)",
 		Long: `Run one janitor pass now: delete expired bypass codes, and audit rows
 older than audit_retention (unless it is 0). radiusd does the same every
-minute.`,
+30 s.`,
 		Example: `  radiusctl purge`,
 		Args:    cobra.NoArgs,
 		RunE: action(func(ctx context.Context, _ []string) error {
