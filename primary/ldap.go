@@ -10,9 +10,10 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
 
@@ -34,6 +35,27 @@ const (
 // ErrLDAPConfig is wrapped by NewLDAP errors about its settings.
 var ErrLDAPConfig = errors.New("primary: invalid ldap settings")
 
+// Bounds of one LDAP message read from the directory. go-asn1-ber accepts
+// messages up to 2 GiB nested 1000 deep by default, and decoding costs far
+// more memory than the bytes read: about 145 times for a message of many
+// tiny elements, and in proportion to size times depth for a nested one.
+// What a check reads is much smaller and shallower: a user entry with its
+// memberOf values (10,000 group DNs are about 1 MiB), a group DN, a
+// result, nested 6 deep. A directory, or anyone in the path of an ldap://
+// connection, that sends more gets a failed connection (the check fails
+// with ErrUnavailable), not the memory.
+const (
+	maxMessageBytes = 4 << 20
+	maxMessageDepth = 16
+)
+
+func init() {
+	// Package variables of go-asn1-ber: they hold for every go-ldap
+	// connection in the process, and radgate makes no others.
+	ber.MaxPacketLengthBytes = maxMessageBytes
+	ber.MaxNestingDepth = maxMessageDepth
+}
+
 // LDAP checks passwords by binding to an LDAP directory (OpenLDAP, Active
 // Directory) as the user. It is safe for concurrent use.
 //
@@ -50,9 +72,13 @@ type LDAP struct {
 	groups []*ldap.DN
 	log    hclog.Logger
 	// slots bounds open connections; idle holds reusable ones.
-	slots  chan struct{}
-	idle   chan *ldap.Conn
-	closed atomic.Bool
+	slots chan struct{}
+	idle  chan *ldap.Conn
+	// mu makes release's check of closed and its send to idle one step
+	// with respect to Close, so nothing is added to idle once Close has
+	// set closed and drained it.
+	mu     sync.Mutex
+	closed bool
 }
 
 var _ Authenticator = (*LDAP)(nil)
@@ -126,8 +152,8 @@ func NewLDAP(cfg config.LDAP, log hclog.Logger) (*LDAP, error) {
 // Authenticate binds as the user found by the filter. ok=false (with a
 // Detail) for an empty password, no or several matching entries, a wrong
 // password or a user outside RequiredGroups. A directory that cannot be
-// reached or does not answer within Timeout is an error wrapping
-// ErrUnavailable.
+// reached, does not answer within Timeout, or sends a message over
+// 4 MiB or nested deeper than 16 is an error wrapping ErrUnavailable.
 func (l *LDAP) Authenticate(ctx context.Context, c Credentials) (Result, error) {
 	if c.Password == "" {
 		return Result{Detail: DetailEmptyPassword}, nil
@@ -166,7 +192,10 @@ func (l *LDAP) Authenticate(ctx context.Context, c Credentials) (Result, error) 
 // their check ends. Checks after Close dial afresh and close their
 // connection when done.
 func (l *LDAP) Close() {
-	l.closed.Store(true)
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	// No keep adds to idle from here on, so one drain empties it for good.
 	for {
 		select {
 		case c := <-l.idle:
@@ -194,16 +223,31 @@ func (l *LDAP) conn(ctx context.Context) (*ldap.Conn, bool, error) {
 	}
 }
 
-// release keeps a healthy connection for the next check.
+// release keeps a healthy connection for the next check, and closes any
+// other.
 func (l *LDAP) release(c *ldap.Conn) {
-	if c.IsClosing() || l.closed.Load() {
+	if c.IsClosing() || !l.keep(c) {
 		c.Close()
-		return
+	}
+}
+
+// keep adds c to idle and reports whether it did: not after Close, nor
+// when idle is full. It never blocks, but it does take mu: without it, a
+// release that saw closed still false could add c after Close had drained
+// idle, and c would stay open until the directory dropped it. The lock is
+// held for a check and a non-blocking send, once per check, by at most
+// PoolSize+1 goroutines.
+func (l *LDAP) keep(c *ldap.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
 	}
 	select {
 	case l.idle <- c:
+		return true
 	default:
-		c.Close()
+		return false
 	}
 }
 
@@ -253,7 +297,8 @@ func (l *LDAP) dial(ctx context.Context) (*ldap.Conn, error) {
 }
 
 // check runs one check on conn. A rejection is a Result; an error means
-// the directory failed and conn must be closed.
+// the directory failed and conn must be closed. After a search that went
+// past its size limit, check closes conn itself (see search).
 func (l *LDAP) check(ctx context.Context, conn *ldap.Conn, c Credentials) (Result, error) {
 	if err := l.serviceBind(ctx, conn); err != nil {
 		return Result{}, err
@@ -264,10 +309,13 @@ func (l *LDAP) check(ctx context.Context, conn *ldap.Conn, c Credentials) (Resul
 	}
 	filter := l.expand(l.cfg.UserFilter, c, "")
 	setTimeout(ctx, conn)
-	sr, err := conn.Search(ldap.NewSearchRequest(l.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+	sr, over, err := search(conn, ldap.NewSearchRequest(l.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		2, timeLimit(ctx), false, filter, attrs, nil))
+	if over {
+		defer conn.Close()
+	}
 	switch {
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+	case over, ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
 		return l.dummyBind(ctx, conn, c, DetailAmbiguousUser)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return Result{}, fmt.Errorf("search user: base_dn %q does not exist: %w", l.cfg.BaseDN, err)
@@ -318,7 +366,10 @@ func (l *LDAP) dummyBind(ctx context.Context, conn *ldap.Conn, c Credentials, de
 	return Result{Detail: detail}, nil
 }
 
-// maxGroups bounds the groups one group search returns.
+// maxGroups bounds the entries one group search reads: it is sent as the
+// search's size limit and enforced on our side too (see search). Past it,
+// the first maxGroups entries the directory sent are used, so a required
+// group sent after them is not seen and the user is rejected.
 const maxGroups = 1000
 
 // searchGroups returns the DNs of the groups GroupFilter finds for the
@@ -328,8 +379,11 @@ func (l *LDAP) searchGroups(ctx context.Context, conn *ldap.Conn, c Credentials,
 		return nil, err
 	}
 	setTimeout(ctx, conn)
-	sr, err := conn.Search(ldap.NewSearchRequest(l.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+	sr, over, err := search(conn, ldap.NewSearchRequest(l.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		maxGroups, timeLimit(ctx), false, l.expand(l.cfg.GroupFilter, c, dn), []string{"1.1"}, nil))
+	if over {
+		conn.Close()
+	}
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 		return nil, fmt.Errorf("search groups: %w", err)
 	}
@@ -340,6 +394,26 @@ func (l *LDAP) searchGroups(ctx context.Context, conn *ldap.Conn, c Credentials,
 		}
 	}
 	return out, nil
+}
+
+// search runs req with its size limit enforced by go-ldap as well as sent
+// to the directory: a directory, or anyone in the path of an ldap://
+// connection, may ignore the limit, and go-ldap would otherwise keep every
+// entry sent until the search ends or times out. Past the limit, search
+// returns the first SizeLimit entries, over=true and no error (go-ldap's
+// ErrSizeLimitExceeded carries ErrorNetwork, but the connection is not
+// broken). The caller must then close conn when done with it: go-ldap
+// stops waiting for the search but sends no Abandon, so the directory may
+// go on sending the rest, which go-ldap reads and drops for as long as the
+// connection is open. Later requests on conn still get their answers,
+// matched by message id, after whatever the directory sends first.
+func search(conn *ldap.Conn, req *ldap.SearchRequest) (sr *ldap.SearchResult, over bool, err error) {
+	req.EnforceSizeLimit = true
+	sr, err = conn.Search(req)
+	if errors.Is(err, ldap.ErrSizeLimitExceeded) {
+		return sr, true, nil
+	}
+	return sr, false, err
 }
 
 // serviceBind binds as the service account, or anonymously without one.
@@ -399,8 +473,13 @@ func timeLimit(ctx context.Context) int {
 }
 
 // isNetworkError reports whether err came from the connection rather than
-// from the directory's answer.
+// from the directory's answer. go-ldap's ErrSizeLimitExceeded carries
+// ErrorNetwork, but means the directory sent too many entries (search
+// turns it into over=true).
 func isNetworkError(err error) bool {
+	if errors.Is(err, ldap.ErrSizeLimitExceeded) {
+		return false
+	}
 	var le *ldap.Error
 	if errors.As(err, &le) {
 		return le.ResultCode == ldap.ErrorNetwork

@@ -1,6 +1,7 @@
 package primary
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -8,9 +9,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/radgate/radgate/config"
 )
@@ -249,6 +254,323 @@ func TestLDAPTLSStall(t *testing.T) {
 			}
 			if n := len(l.slots); n != 0 {
 				t.Errorf("%d pool slots held after the checks, want 0", n)
+			}
+		})
+	}
+}
+
+// Names in fakeDirectory.
+const (
+	fakeBaseDN  = "dc=x"
+	fakeUserDN  = "uid=alice,dc=x"
+	fakeGroupDN = "cn=vpn,dc=x"
+)
+
+// fakeDirectory listens on 127.0.0.1 and answers the requests on each
+// connection in order: a bind as "" (anonymous) or fakeUserDN succeeds,
+// any other bind fails with invalidCredentials, and a search is answered
+// by search, which writes whole messages with send until it returns or
+// send reports the connection gone. An unbind or a malformed request ends
+// the connection. Cleanup closes the listener and the connections and
+// waits for their goroutines.
+func fakeDirectory(t *testing.T, search func(send func([]byte) bool, id, sizeLimit int64)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				send := func(b []byte) bool {
+					_, err := c.Write(b)
+					return err == nil
+				}
+				r := bufio.NewReader(c)
+				for {
+					p, err := ber.ReadPacket(r)
+					if err != nil || len(p.Children) < 2 {
+						return
+					}
+					id, _ := p.Children[0].Value.(int64)
+					op := p.Children[1]
+					switch {
+					case op.Tag == ldap.ApplicationBindRequest && len(op.Children) > 1:
+						code := uint16(ldap.LDAPResultInvalidCredentials)
+						if name, _ := op.Children[1].Value.(string); name == "" || name == fakeUserDN {
+							code = ldap.LDAPResultSuccess
+						}
+						if !send(fakeResult(id, ldap.ApplicationBindResponse, code)) {
+							return
+						}
+					case op.Tag == ldap.ApplicationSearchRequest && len(op.Children) > 3:
+						limit, _ := op.Children[3].Value.(int64)
+						search(send, id, limit)
+					default:
+						return
+					}
+				}
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+// fakeMessage is an LDAPMessage with id and op.
+func fakeMessage(id int64, op *ber.Packet) []byte {
+	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	p.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
+	p.AppendChild(op)
+	return p.Bytes()
+}
+
+// fakeResult is an LDAPResult of type app (BindResponse, SearchResultDone)
+// with code.
+func fakeResult(id int64, app ber.Tag, code uint16) []byte {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, app, nil, "")
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(code), ""))
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+	return fakeMessage(id, op)
+}
+
+// fakeEntry is a SearchResultEntry for dn with the attribute memberOf
+// when memberOf is not empty.
+func fakeEntry(id int64, dn string, memberOf string) []byte {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, dn, ""))
+	attrs := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	if memberOf != "" {
+		attr := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+		attr.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "memberOf", ""))
+		vals := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSet, nil, "")
+		vals.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, memberOf, ""))
+		attr.AppendChild(vals)
+		attrs.AppendChild(attr)
+	}
+	op.AppendChild(attrs)
+	return fakeMessage(id, op)
+}
+
+// overflowSearch answers the user search (size limit 2) with users entries,
+// fakeUserDN first, and the group search (size limit maxGroups) with groups
+// entries, fakeGroupDN last, each followed by a successful
+// SearchResultDone: a directory that ignores the size limit.
+func overflowSearch(users, groups int) func(send func([]byte) bool, id, sizeLimit int64) {
+	return func(send func([]byte) bool, id, sizeLimit int64) {
+		n, dn := users, func(i int) string {
+			if i == 0 {
+				return fakeUserDN
+			}
+			return fmt.Sprintf("uid=alice%d,%s", i, fakeBaseDN)
+		}
+		if sizeLimit == maxGroups {
+			n, dn = groups, func(i int) string {
+				if i == groups-1 {
+					return fakeGroupDN
+				}
+				return fmt.Sprintf("cn=g%d,%s", i, fakeBaseDN)
+			}
+		}
+		for i := range n {
+			if !send(fakeEntry(id, dn(i), "")) {
+				return
+			}
+		}
+		send(fakeResult(id, ldap.ApplicationSearchResultDone, ldap.LDAPResultSuccess))
+	}
+}
+
+// fakeLDAP is an LDAP backend for a fakeDirectory at addr, with a group
+// search and fakeGroupDN required.
+func fakeLDAP(t *testing.T, addr string) *LDAP {
+	t.Helper()
+	l, err := NewLDAP(config.LDAP{URL: "ldap://" + addr, BaseDN: fakeBaseDN, UserFilter: "(uid={username})",
+		GroupFilter: "(member={dn})", RequiredGroups: []string{fakeGroupDN}, Timeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
+// TestLDAPSizeLimit checks that a directory that sends more entries than
+// the size limit it was sent gets no more read than the limit: past two
+// user entries the user is ambiguous, past maxGroups group entries the
+// rest (here the required group) is not seen. Such a connection is closed,
+// not pooled: the directory may still be sending.
+func TestLDAPSizeLimit(t *testing.T) {
+	tests := []struct {
+		name       string
+		users      int
+		groups     int
+		wantOK     bool
+		wantDetail string
+		wantIdle   int
+	}{
+		{name: "groups at the limit", users: 1, groups: maxGroups, wantOK: true, wantIdle: 1},
+		{name: "groups past the limit", users: 1, groups: maxGroups + 1, wantDetail: DetailNotInGroup},
+		{name: "groups flood", users: 1, groups: 20 * maxGroups, wantDetail: DetailNotInGroup},
+		{name: "users past the limit", users: 3, groups: 1, wantDetail: DetailAmbiguousUser},
+		{name: "users flood", users: 20 * maxGroups, groups: 1, wantDetail: DetailAmbiguousUser},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := fakeLDAP(t, fakeDirectory(t, overflowSearch(tt.users, tt.groups)))
+			res, err := l.Authenticate(context.Background(), Credentials{User: "alice", Login: "alice", Password: "pw"})
+			if err != nil {
+				t.Fatalf("Authenticate error %v", err)
+			}
+			if res.OK != tt.wantOK || res.Detail != tt.wantDetail {
+				t.Errorf("result %+v, want OK %v detail %q", res, tt.wantOK, tt.wantDetail)
+			}
+			if n := len(l.idle); n != tt.wantIdle {
+				t.Errorf("%d idle connections, want %d", n, tt.wantIdle)
+			}
+		})
+	}
+}
+
+// TestLDAPSearchGroupsBound checks that searchGroups returns the first
+// maxGroups entries of a directory that sends more, and closes the
+// connection.
+func TestLDAPSearchGroupsBound(t *testing.T) {
+	l := fakeLDAP(t, fakeDirectory(t, overflowSearch(1, 20*maxGroups)))
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.Timeout)
+	defer cancel()
+	conn, err := l.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	groups, err := l.searchGroups(ctx, conn, Credentials{User: "alice", Login: "alice"}, fakeUserDN)
+	if err != nil {
+		t.Fatalf("searchGroups error %v", err)
+	}
+	if len(groups) != maxGroups || groups[maxGroups-1] != fmt.Sprintf("cn=g%d,%s", maxGroups-1, fakeBaseDN) {
+		t.Errorf("searchGroups returned %d groups, want the first %d", len(groups), maxGroups)
+	}
+	if !conn.IsClosing() {
+		t.Error("connection left open after the size limit")
+	}
+}
+
+// TestLDAPMessageBounds checks the bounds on one message: a user entry
+// longer than maxMessageBytes fails the connection and the check, and
+// nesting deeper than maxMessageDepth does not decode.
+func TestLDAPMessageBounds(t *testing.T) {
+	t.Run("too long", func(t *testing.T) {
+		l := fakeLDAP(t, fakeDirectory(t, func(send func([]byte) bool, id, _ int64) {
+			if send(fakeEntry(id, fakeUserDN, strings.Repeat("a", maxMessageBytes))) {
+				send(fakeResult(id, ldap.ApplicationSearchResultDone, ldap.LDAPResultSuccess))
+			}
+		}))
+		res, err := l.Authenticate(context.Background(), Credentials{User: "alice", Login: "alice", Password: "pw"})
+		if !errors.Is(err, ErrUnavailable) || res.OK {
+			t.Fatalf("Authenticate = %+v, %v; want ErrUnavailable", res, err)
+		}
+		if !strings.Contains(err.Error(), "greater than maximum") {
+			t.Errorf("error %q does not name the message length", err)
+		}
+	})
+	t.Run("too deep", func(t *testing.T) {
+		for levels := maxMessageDepth; levels <= maxMessageDepth+1; levels++ {
+			p := ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "x", "")
+			for range levels - 1 {
+				seq := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+				seq.AppendChild(p)
+				p = seq
+			}
+			_, err := ber.DecodePacketErr(p.Bytes())
+			if wantErr := levels > maxMessageDepth; (err != nil) != wantErr {
+				t.Errorf("%d levels: error %v, want error %v", levels, err, wantErr)
+			}
+		}
+	})
+}
+
+// pipeConn is a started go-ldap connection to nowhere, closed at cleanup.
+func pipeConn(t *testing.T) *ldap.Conn {
+	a, b := net.Pipe()
+	c := ldap.NewConn(a, false)
+	c.Start()
+	t.Cleanup(func() {
+		c.Close()
+		b.Close()
+	})
+	return c
+}
+
+// TestLDAPPoolClose checks that no connection stays idle, and open, once
+// release and Close have both returned, in either order and when they run
+// at once (a reload while a check ends).
+func TestLDAPPoolClose(t *testing.T) {
+	newLDAP := func(t *testing.T) *LDAP {
+		l, err := NewLDAP(config.LDAP{URL: "ldap://127.0.0.1:1", BaseDN: fakeBaseDN, UserFilter: "(uid={username})"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	tests := []struct {
+		name  string
+		run   func(t *testing.T, l *LDAP, c *ldap.Conn)
+		round int
+	}{
+		{name: "release then close", round: 1, run: func(t *testing.T, l *LDAP, c *ldap.Conn) {
+			l.release(c)
+			if len(l.idle) != 1 {
+				t.Error("release did not pool a healthy connection")
+			}
+			l.Close()
+		}},
+		{name: "close then release", round: 1, run: func(t *testing.T, l *LDAP, c *ldap.Conn) {
+			l.Close()
+			l.release(c)
+		}},
+		{name: "concurrent", round: 2000, run: func(t *testing.T, l *LDAP, c *ldap.Conn) {
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				<-start
+				l.release(c)
+			})
+			wg.Go(func() {
+				<-start
+				l.Close()
+			})
+			close(start)
+			wg.Wait()
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.round {
+				l, c := newLDAP(t), pipeConn(t)
+				tt.run(t, l, c)
+				if n := len(l.idle); n != 0 || !c.IsClosing() {
+					t.Fatalf("round %d: %d idle connections, connection closed %v; want 0, true", i, n, c.IsClosing())
+				}
 			}
 		})
 	}
