@@ -116,7 +116,7 @@ func TestKeyFileMissingBesideData(t *testing.T) {
 		{name: "devices and codes"},
 		{name: "a user only", before: []string{`DELETE FROM devices`, `DELETE FROM bypass_codes`}},
 		{name: "key check row only", before: []string{`DELETE FROM bypass_codes`, `DELETE FROM devices`, `DELETE FROM users`}},
-		{name: "data from before the key check", before: []string{`DROP TABLE key_check`, `DELETE FROM schema_migrations WHERE version = 2`}},
+		{name: "data from before the key check", before: []string{`DROP TABLE key_check`, `DELETE FROM schema_migrations WHERE version >= 2`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +253,7 @@ func TestKeyFileReopen(t *testing.T) {
 // its data, and refuses any other key after.
 func TestKeyFileAdoptedByOldDatabase(t *testing.T) {
 	e := mustEnrol(t)
-	rawExec(t, e.path, `DROP TABLE key_check`, `DELETE FROM schema_migrations WHERE version = 2`)
+	rawExec(t, e.path, `DROP TABLE key_check`, `DELETE FROM schema_migrations WHERE version >= 2`)
 	s, err := e.open(e.key)
 	if err != nil {
 		t.Fatalf("Open of a database from before the key check: %v", err)
