@@ -137,22 +137,52 @@ func TestLDAPUnavailable(t *testing.T) {
 // at cleanup. Each accepted connection is sent on the returned channel.
 func stallServer(t *testing.T, answerStartTLS bool) (string, <-chan struct{}) {
 	t.Helper()
+	accepted := make(chan struct{}, 16)
+	addr := fakeTCPServer(t, func(c net.Conn) {
+		accepted <- struct{}{}
+		if answerStartTLS {
+			id, err := readMessageID(c)
+			if err != nil {
+				// Closed at cleanup, or not a StartTLS request: the
+				// client then sees silence, which the test bounds as
+				// well.
+				return
+			}
+			// LDAPMessage { messageID, ExtendedResponse [APPLICATION 24]
+			// { resultCode success, matchedDN "", diagnosticMessage "" } }
+			resp := []byte{0x30, 0x0c, 0x02, 0x01, id, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+		io.Copy(io.Discard, c)
+	})
+	return addr, accepted
+}
+
+// fakeTCPServer listens on 127.0.0.1 and runs serve on each connection in
+// its own goroutine; serve must not call t's methods (it may outlive the
+// test's body). Cleanup closes the listener and every connection, then
+// waits for the goroutines.
+func fakeTCPServer(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepted := make(chan struct{}, 16)
+	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var conns []net.Conn
 	t.Cleanup(func() {
 		ln.Close()
 		mu.Lock()
-		defer mu.Unlock()
 		for _, c := range conns {
 			c.Close()
 		}
+		mu.Unlock()
+		wg.Wait()
 	})
-	go func() {
+	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -161,29 +191,13 @@ func stallServer(t *testing.T, answerStartTLS bool) (string, <-chan struct{}) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			accepted <- struct{}{}
-			go func() {
-				if answerStartTLS {
-					id, err := readMessageID(c)
-					if err != nil {
-						// Closed at cleanup, or not a StartTLS request:
-						// the client then sees silence, which the test
-						// bounds as well. (No t.Errorf: this goroutine
-						// may outlive the test.)
-						return
-					}
-					// LDAPMessage { messageID, ExtendedResponse [APPLICATION 24]
-					// { resultCode success, matchedDN "", diagnosticMessage "" } }
-					resp := []byte{0x30, 0x0c, 0x02, 0x01, id, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-				io.Copy(io.Discard, c)
-			}()
+			wg.Go(func() {
+				defer c.Close()
+				serve(c)
+			})
 		}
-	}()
-	return ln.Addr().String(), accepted
+	})
+	return ln.Addr().String()
 }
 
 // readMessageID reads one LDAP message with a short-form length and a
@@ -275,65 +289,36 @@ const (
 // waits for their goroutines.
 func fakeDirectory(t *testing.T, search func(send func([]byte) bool, id, sizeLimit int64)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+	return fakeTCPServer(t, func(c net.Conn) {
+		send := func(b []byte) bool {
+			_, err := c.Write(b)
+			return err == nil
 		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			p, err := ber.ReadPacket(r)
+			if err != nil || len(p.Children) < 2 {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				defer c.Close()
-				send := func(b []byte) bool {
-					_, err := c.Write(b)
-					return err == nil
+			id, _ := p.Children[0].Value.(int64)
+			op := p.Children[1]
+			switch {
+			case op.Tag == ldap.ApplicationBindRequest && len(op.Children) > 1:
+				code := uint16(ldap.LDAPResultInvalidCredentials)
+				if name, _ := op.Children[1].Value.(string); name == "" || name == fakeUserDN {
+					code = ldap.LDAPResultSuccess
 				}
-				r := bufio.NewReader(c)
-				for {
-					p, err := ber.ReadPacket(r)
-					if err != nil || len(p.Children) < 2 {
-						return
-					}
-					id, _ := p.Children[0].Value.(int64)
-					op := p.Children[1]
-					switch {
-					case op.Tag == ldap.ApplicationBindRequest && len(op.Children) > 1:
-						code := uint16(ldap.LDAPResultInvalidCredentials)
-						if name, _ := op.Children[1].Value.(string); name == "" || name == fakeUserDN {
-							code = ldap.LDAPResultSuccess
-						}
-						if !send(fakeResult(id, ldap.ApplicationBindResponse, code)) {
-							return
-						}
-					case op.Tag == ldap.ApplicationSearchRequest && len(op.Children) > 3:
-						limit, _ := op.Children[3].Value.(int64)
-						search(send, id, limit)
-					default:
-						return
-					}
+				if !send(fakeResult(id, ldap.ApplicationBindResponse, code)) {
+					return
 				}
-			})
+			case op.Tag == ldap.ApplicationSearchRequest && len(op.Children) > 3:
+				limit, _ := op.Children[3].Value.(int64)
+				search(send, id, limit)
+			default:
+				return
+			}
 		}
 	})
-	return ln.Addr().String()
 }
 
 // fakeMessage is an LDAPMessage with id and op.
