@@ -69,38 +69,12 @@ func TestMigrationKeepsIDs(t *testing.T) {
 	writeKey(t, keyFile, bytes.Repeat([]byte{7}, KeySize), 0o600)
 
 	db := mustOpen(t, func(o *Options) { o.Path = path; o.KeyFile = keyFile })
-	var ids []string
-	rows, err := db.db.Query(`SELECT 'code' || id FROM bypass_codes UNION ALL SELECT 'device' || id FROM devices ORDER BY 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, s)
-	}
-	rows.Close()
-	if got := strings.Join(ids, " "); got != "code5 code9 device4" {
+	if got := queryStrings(t, db, `SELECT 'code' || id FROM bypass_codes UNION ALL SELECT 'device' || id FROM devices ORDER BY 1`); got != "code5 code9 device4" {
 		t.Errorf("rows after the migration: %s, want code5 code9 device4", got)
 	}
-	var schema bytes.Buffer
-	rows, err = db.db.Query(`SELECT name FROM sqlite_master WHERE tbl_name IN ('bypass_codes', 'devices') AND type IN ('index', 'trigger') ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		schema.WriteString(s + " ")
-	}
-	rows.Close()
-	const want = "bypass_codes_expires bypass_codes_hard_cap bypass_codes_insert_uses bypass_codes_no_raise bypass_codes_spent bypass_codes_user_hash devices_user "
-	if schema.String() != want {
-		t.Errorf("indexes and triggers: %s, want %s", schema.String(), want)
+	const want = "bypass_codes_expires bypass_codes_hard_cap bypass_codes_insert_uses bypass_codes_no_raise bypass_codes_spent bypass_codes_user_hash devices_user"
+	if got := queryStrings(t, db, `SELECT name FROM sqlite_master WHERE tbl_name IN ('bypass_codes', 'devices') AND type IN ('index', 'trigger') ORDER BY name`); got != want {
+		t.Errorf("indexes and triggers: %s, want %s", got, want)
 	}
 	// A rule trigger still holds: a code's uses cannot be raised.
 	if _, err := db.db.Exec(`UPDATE bypass_codes SET uses_left = 10 WHERE id = 5`); err == nil || !strings.Contains(err.Error(), "cannot be raised") {
@@ -110,4 +84,27 @@ func TestMigrationKeepsIDs(t *testing.T) {
 	if codes[0].ID <= 9 {
 		t.Errorf("new code id %d, want above 9", codes[0].ID)
 	}
+}
+
+// queryStrings returns the one text column of query's rows, joined by
+// spaces.
+func queryStrings(t *testing.T, db *testDB, query string) string {
+	t.Helper()
+	rows, err := db.db.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, " ")
 }
