@@ -35,23 +35,16 @@ const keyCheckLabel = "radgate key check"
 
 var cryptoRand io.Reader = rand.Reader
 
-// loadOrCreateKey reads the key file, creating it with fresh random bytes
-// and mode 0600 when it does not exist. Only openKey calls it, for a
-// database that holds no data and no key check yet. The new file is
+// newKeyFile creates the key file with fresh random bytes and mode 0600,
+// and reads it back. Only checkedKey calls it, for a database that holds
+// no data and no key check yet, after finding no key file. The file is
 // written under a temporary name and linked into place, so a concurrent
-// opener never reads a half-written key.
-func loadOrCreateKey(path string, rnd io.Reader) ([]byte, error) {
-	if path == "" {
-		return nil, fmt.Errorf("codestore: no key file given: %w", ErrKeyFile)
-	}
-	key, err := readKey(path)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return key, err
-	}
+// opener never reads a half-written key; one that linked first wins.
+func newKeyFile(path string, rnd io.Reader) ([]byte, error) {
 	if err := createKey(path, rnd); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("codestore: create key file: %w: %w", ErrKeyFile, err)
 	}
-	key, err = readKey(path)
+	key, err := readKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A dangling symlink, or the file vanished under us.
 		return nil, fmt.Errorf("codestore: key file %s: %w: %w", path, ErrKeyFile, err)
@@ -188,7 +181,7 @@ func (s *Store) checkedKey(ctx context.Context, dbPath, keyPath string) ([]byte,
 				return fmt.Errorf("codestore: key file %s is missing for existing database %s: restore it from backup (a new key would make every device and bypass code unusable): %w",
 					keyPath, dbPath, ErrKeyFile)
 			}
-			key, err = loadOrCreateKey(keyPath, cryptoRand)
+			key, err = newKeyFile(keyPath, cryptoRand)
 		}
 		if err != nil {
 			return err
