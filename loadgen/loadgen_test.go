@@ -248,9 +248,14 @@ func TestRunKeepsConcurrencyOutstanding(t *testing.T) {
 }
 
 // TestRunDropsLateReplies answers a lane's first request only after it
-// timed out, at the moment its Identifier is sent again (if it is) or
-// just before the Identifier is freed: the late reply must be dropped, not
-// taken for the newer request's reply.
+// timed out: before the reply to the first request that reaches the server
+// 1.5 timeouts after it, or to the first that reuses its Identifier, if
+// one comes sooner. A lane keeps a timed-out Identifier for 2 timeouts, so
+// the late reply must be dropped; a lane that freed it at the timeout
+// would send it again before 1.5 timeouts and take the late reply for the
+// newer request's. The trigger is the lane's own next request, not a
+// timer: a timer firing a few ms late on a busy machine let the Identifier
+// be freed first.
 func TestRunDropsLateReplies(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	var (
@@ -259,26 +264,16 @@ func TestRunDropsLateReplies(t *testing.T) {
 		sentAt   time.Time
 		lateDone bool
 	)
-	sendLate := func(pc net.PacketConn, to net.Addr) {
-		if !lateDone {
-			lateDone = true
-			pc.WriteTo(acceptFor(first), to)
-		}
-	}
 	addr := serveUDP(t, func(pc net.PacketConn, req []byte, src net.Addr) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case first == nil:
 			first, sentAt = bytes.Clone(req), time.Now()
-			time.AfterFunc(timeout*19/10, func() {
-				mu.Lock()
-				defer mu.Unlock()
-				sendLate(pc, src)
-			})
-			return
-		case req[1] == first[1] && time.Since(sentAt) >= timeout:
-			sendLate(pc, src)
+			return // never answered in time
+		case !lateDone && time.Since(sentAt) >= timeout && (req[1] == first[1] || time.Since(sentAt) >= timeout*3/2):
+			lateDone = true
+			pc.WriteTo(acceptFor(first), src)
 		}
 		pc.WriteTo(acceptFor(req), src)
 	})
