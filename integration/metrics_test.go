@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/radgate/radgate/metrics"
 	"layeh.com/radius"
 )
 
@@ -184,5 +185,35 @@ func TestMetricsOffByDefault(t *testing.T) {
 	e.start()
 	if e.metricsAddr != "" || metricsListeningRE.MatchString(e.log.String()) {
 		t.Fatalf("metrics listening without metrics_listen:\n%s", e.log.String())
+	}
+}
+
+// TestMetricsConnectionsBounded: while metrics.MaxConnections clients
+// hold connections open, one more is closed unanswered, so that clients
+// cannot hold radiusd's goroutines and descriptors without bound.
+func TestMetricsConnectionsBounded(t *testing.T) {
+	e := newEnv(t, metricsSettings)
+	e.start()
+	for range metrics.MaxConnections {
+		c, err := net.Dial("tcp", e.metricsAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	c, err := net.Dial("tcp", e.metricsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: radgate\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		resp.Body.Close()
+		t.Fatalf("connection %d was answered (%s)", metrics.MaxConnections+1, resp.Status)
 	}
 }

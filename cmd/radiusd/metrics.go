@@ -14,7 +14,8 @@ import (
 // Timeouts of the metrics listener, so that a client cannot hold a
 // connection (a goroutine and a file descriptor) open: the time to send a
 // request, to take the answer, and to idle between two requests on one
-// connection. A scrape is a small request and a small answer.
+// connection. A scrape is a small request and a small answer. At most
+// metrics.MaxConnections are open at once.
 const (
 	metricsReadTimeout  = 5 * time.Second
 	metricsWriteTimeout = 10 * time.Second
@@ -40,7 +41,7 @@ func (m *Main) startMetrics() error {
 		ErrorLog:     log.StandardLogger(nil),
 	}
 	go func() {
-		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.http.Serve(metrics.LimitListener(ln, metrics.MaxConnections)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "error", err)
 		}
 	}()
