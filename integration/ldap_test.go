@@ -246,7 +246,8 @@ func freeze(s *slapd) {
 // TestCheckPrimarySettings runs radiusd -check on backend settings it can
 // judge without connecting: a group DN that does not parse fails, a
 // CA file without certificates fails with file and line, and
-// insecure_skip_verify passes with a loud warning. Nothing listens on the
+// insecure_skip_verify passes with a loud warning, and so does a plain
+// ldap:// url to another host. Nothing listens on the
 // configured directory: -check does not connect.
 func TestCheckPrimarySettings(t *testing.T) {
 	dir := t.TempDir()
@@ -268,6 +269,8 @@ func TestCheckPrimarySettings(t *testing.T) {
 			wantCode: 1, want: "config.hcl:"},
 		{name: "insecure skip verify warns", extra: strings.Replace(strings.Replace(base, "ldap://", "ldaps://", 1), "pool_size",
 			"insecure_skip_verify = true\n  pool_size", 1), want: "TLS CERTIFICATE VERIFICATION IS OFF"},
+		{name: "plain ldap to another host warns", extra: strings.Replace(base, "ldap://127.0.0.1:9", "ldap://192.0.2.10:9", 1),
+			want: "cross the network in clear"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
