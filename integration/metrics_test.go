@@ -157,17 +157,7 @@ func TestMetricsMoveAsRequestsAreAnswered(t *testing.T) {
 func TestMetricsIdleConnectionClosed(t *testing.T) {
 	e := newEnv(t, metricsSettings)
 	e.start()
-	conn, err := net.Dial("tcp", e.metricsAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: radgate\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	conn := sendHealthz(t, e.metricsAddr)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -201,19 +191,27 @@ func TestMetricsConnectionsBounded(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	c, err := net.Dial("tcp", e.metricsAddr)
+	c := sendHealthz(t, e.metricsAddr)
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		resp.Body.Close()
+		t.Fatalf("connection %d was answered (%s)", metrics.MaxConnections+1, resp.Status)
+	}
+}
+
+// sendHealthz opens a connection to addr and sends a GET /healthz on it,
+// leaving its answer to read within 15 s. The test's end closes it.
+func sendHealthz(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: radgate\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
-		resp.Body.Close()
-		t.Fatalf("connection %d was answered (%s)", metrics.MaxConnections+1, resp.Status)
-	}
+	return c
 }
