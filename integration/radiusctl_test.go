@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,5 +313,43 @@ func TestRadiusctlIssueTakesConfiguredDefaults(t *testing.T) {
 	}
 	if lo, hi := before.Add(2*time.Hour-time.Minute), time.Now().Add(2*time.Hour+time.Minute); expires.Before(lo) || expires.After(hi) {
 		t.Fatalf("expires_at %v, want about 2h from now (default_ttl)", expires)
+	}
+}
+
+// TestRadiusctlSecretsToClosedPipe: bypass issue and device add whose
+// stdout is a pipe nobody reads (`radiusctl bypass issue alice | true`)
+// exit 1 and leave no live code and no device that nobody saw, instead
+// of dying of SIGPIPE with them in the store.
+func TestRadiusctlSecretsToClosedPipe(t *testing.T) {
+	e := newEnv(t, settings{})
+	e.addUser("alice", password)
+	e.mustCtl("device", "add", "alice", "--type", "totp")
+	ctlToClosedPipe := func(args ...string) ctlResult {
+		t.Helper()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		defer w.Close()
+		cmd := exec.Command(filepath.Join(binDir, "radiusctl"), append([]string{"--config", e.config}, args...)...)
+		cmd.Env = binEnv()
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = w, &stderr
+		err = cmd.Run()
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			t.Fatalf("radiusctl %v: %v, want an exit status", args, err)
+		}
+		return ctlResult{stderr: stderr.String(), code: exitErr.ExitCode()}
+	}
+
+	wantFailure(t, ctlToClosedPipe("bypass", "issue", "alice", "--count", "2"), 1, "were revoked")
+	if live := e.mustCtl("bypass", "list", "alice", "--json"); live != "" {
+		t.Errorf("codes live after an issue to a closed pipe:\n%s", live)
+	}
+	wantFailure(t, ctlToClosedPipe("device", "add", "alice", "--type", "hotp"), 1, "was removed")
+	if devices := jsonLines(t, e.mustCtl("device", "list", "alice", "--json")); len(devices) != 1 {
+		t.Errorf("devices after an add to a closed pipe: %v, want only the first", devices)
 	}
 }

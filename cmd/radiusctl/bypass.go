@@ -48,6 +48,7 @@ finite --uses.`,
 			if uses < 0 {
 				return usagef("bypass issue: --uses must be 0 (unlimited) or more")
 			}
+			surviveBrokenPipe()
 			store, err := a.open(ctx)
 			if err != nil {
 				return err

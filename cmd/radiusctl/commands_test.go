@@ -126,6 +126,47 @@ func TestBypassIssueRevokesCodesItCannotShow(t *testing.T) {
 	}
 }
 
+// A device whose secret could not be shown must not stay enrolled: nobody
+// holds it, yet it would let the user's bypass codes work (rule 3).
+func TestDeviceAddRemovesDeviceItCannotShow(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plain", []string{"device", "add", "alice", "--type", "totp"}},
+		{"json", []string{"device", "add", "alice", "--type", "hotp", "--json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newCtlEnv(t, "")
+			e.mustCtl("user", "add", "alice")
+
+			w := &failingWriter{}
+			code, stderr := e.runWith(w, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
+			}
+			if w.writes == 0 {
+				t.Error("nothing was written to stdout")
+			}
+			if !strings.Contains(stderr, "could not show the device's URI") || !strings.Contains(stderr, "was removed") {
+				t.Errorf("stderr %q does not say the device was not shown and was removed", stderr)
+			}
+			if strings.Contains(stderr, "secret") || strings.Contains(stderr, "otpauth") {
+				t.Errorf("stderr shows the URI: %q", stderr)
+			}
+			if n := strings.Count(stderr, "\n"); n != 1 {
+				t.Errorf("stderr has %d lines, want 1: %q", n, stderr)
+			}
+			if list := strings.TrimSpace(e.mustCtl("device", "list", "alice", "--json")); list != "" {
+				t.Errorf("a device stays enrolled after a failed add:\n%s", list)
+			}
+			if audit := e.mustCtl("audit", "--action", "device.remove", "--json"); !strings.Contains(audit, "alice") {
+				t.Errorf("removal not audited: %s", audit)
+			}
+		})
+	}
+}
+
 func TestUserAddRefusesNamesThatCannotLogIn(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -18,6 +18,38 @@ import (
 // otpIssuer names radgate in authenticator apps.
 const otpIssuer = "radgate"
 
+// showDevice prints a new device's otpauth:// URI, with a QR code when
+// stdout is a terminal, or with --json the device's row and its URI.
+func (a *app) showDevice(d codestore.Device, uri string) error {
+	if a.json {
+		return printRows(a, nil, []codestore.Device{d}, func(d codestore.Device) (any, []string) {
+			obj, _ := deviceRow(d)
+			obj.(map[string]any)["uri"] = uri
+			return obj, nil
+		})
+	}
+	if _, err := fmt.Fprintln(a.stdout, uri); err != nil {
+		return err
+	}
+	if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		qrterminal.GenerateHalfBlock(uri, qrterminal.L, a.stdout)
+	}
+	return nil
+}
+
+// unshownDevice removes a device whose secret could not be shown, so that
+// no device stays enrolled that nobody holds (it would let the user's
+// bypass codes work, rule 3). It returns the error to report, which never
+// holds the secret.
+func (a *app) unshownDevice(ctx context.Context, store *codestore.Store, user string, id int64, werr error) error {
+	// The removal must run even when the command is being cancelled.
+	if err := store.RemoveDevice(context.WithoutCancel(ctx), user, id, a.adminName()); err != nil {
+		return fmt.Errorf("device add: could not show the device's URI (%v), and removing it failed (%v): it remains enrolled; remove it with: radiusctl device remove %s %d",
+			werr, err, user, id)
+	}
+	return fmt.Errorf("device add: could not show the device's URI (%v); device %d was removed", werr, id)
+}
+
 func (a *app) deviceCommand() *cobra.Command {
 	var (
 		kind, label, secret string
@@ -34,6 +66,7 @@ func (a *app) deviceCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			surviveBrokenPipe()
 			store, err := a.open(ctx)
 			if err != nil {
 				return err
@@ -43,16 +76,8 @@ func (a *app) deviceCommand() *cobra.Command {
 				return err
 			}
 			uri := codestore.OTPAuthURI(otpIssuer, args[0], d, key)
-			if a.json {
-				return printRows(a, nil, []codestore.Device{d}, func(d codestore.Device) (any, []string) {
-					obj, _ := deviceRow(d)
-					obj.(map[string]any)["uri"] = uri
-					return obj, nil
-				})
-			}
-			fmt.Fprintln(a.stdout, uri)
-			if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				qrterminal.GenerateHalfBlock(uri, qrterminal.L, a.stdout)
+			if err := a.showDevice(d, uri); err != nil {
+				return a.unshownDevice(ctx, store, args[0], d.ID, err)
 			}
 			return nil
 		}),

@@ -3,10 +3,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
+
+// surviveBrokenPipe makes a write to a closed pipe fail with EPIPE instead
+// of killing radiusctl with SIGPIPE, so that a command that prints a
+// secret (bypass issue, device add) lives to undo what it could not show.
+func surviveBrokenPipe() { signal.Ignore(syscall.SIGPIPE) }
 
 // printRows prints a listing: with --json one object per line, otherwise a
 // table with the given header. row turns item i into JSON-able value and
