@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,5 +91,27 @@ func TestRadiusctlTestAgainstRadiusd(t *testing.T) {
 				e.waitLastAuth("alice", tc.wantAudit)
 			}
 		})
+	}
+}
+
+// TestRadiusctlTestOnIPv6Wildcard: with listen = "[::]:PORT" and only the
+// 127.0.0.1 client block, radiusctl test without --server reaches radiusd
+// over IPv4 loopback (the [::] socket takes IPv4 too) with that block's
+// secret.
+func TestRadiusctlTestOnIPv6Wildcard(t *testing.T) {
+	free, err := net.ListenPacket("udp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(free.LocalAddr().String())
+	free.Close()
+	e := newEnv(t, settings{listen: "[::]:" + port})
+	e.addUser("alice", password)
+	e.enrolTOTP("alice")
+	code := e.issue("alice")[0]
+	e.start()
+	r := e.ctlIn(password+","+code+"\n", "test", "alice", "--password-stdin")
+	if r.code != 0 || !strings.Contains(r.stdout, "Received Access-Accept") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/radgate/radgate/config"
 )
 
 func TestEveryCommandHasAnExample(t *testing.T) {
@@ -85,5 +88,26 @@ func TestCompletion(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"__complete", "byp"}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "bypass") {
 		t.Errorf("__complete byp: exit %d, %q %q", code, out.String(), errb.String())
+	}
+}
+
+func TestLocalAddr(t *testing.T) {
+	v4 := []config.Client{{Name: "localhost", Network: netip.MustParsePrefix("127.0.0.1/32")}}
+	v6 := append(v4, config.Client{Name: "localhost6", Network: netip.MustParsePrefix("::1/128")})
+	tests := []struct {
+		listen  string
+		clients []config.Client
+		want    string
+	}{
+		{"0.0.0.0:1812", v4, "127.0.0.1:1812"},
+		{":1812", v4, "127.0.0.1:1812"},
+		{"[::]:1812", v4, "127.0.0.1:1812"},
+		{"[::]:1812", v6, "[::1]:1812"},
+		{"10.0.0.2:1812", v6, "10.0.0.2:1812"},
+	}
+	for _, tt := range tests {
+		if got := localAddr(tt.listen, tt.clients); got != tt.want {
+			t.Errorf("localAddr(%q) = %q, want %q", tt.listen, got, tt.want)
+		}
 	}
 }

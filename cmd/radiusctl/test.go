@@ -60,7 +60,8 @@ The password comes from one line of standard input (--password-stdin) or
 a prompt on the terminal; append ",CODE" to it for a one-request (concat)
 login. The challenge code comes from --code, the next line of standard
 input, or a prompt. The server defaults to the config's listen address
-(0.0.0.0 becomes 127.0.0.1); the shared secret comes from --secret-file or
+(0.0.0.0 becomes 127.0.0.1; :: becomes ::1 when a client block holds
+::1, and 127.0.0.1 otherwise); the shared secret comes from --secret-file or
 from the config's client block named by --client, by default the one that
 holds the address radiusctl sends from.
 
@@ -107,7 +108,7 @@ func (a *app) runTest(ctx context.Context, user string, o testOptions) error {
 	}
 	server := o.server
 	if server == "" {
-		server = localAddr(cfg.Listen)
+		server = localAddr(cfg.Listen, cfg.Clients)
 	}
 	conn, err := net.Dial("udp", server)
 	if err != nil {
@@ -156,8 +157,9 @@ func (a *app) runTest(ctx context.Context, user string, o testOptions) error {
 }
 
 // localAddr turns a listen address into one to send to: an unspecified
-// host becomes loopback.
-func localAddr(listen string) string {
+// host becomes loopback. radiusd's socket on [::] takes IPv4 too, so "::"
+// becomes ::1 only when a client block holds ::1, and 127.0.0.1 otherwise.
+func localAddr(listen string, clients []config.Client) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return listen
@@ -166,7 +168,12 @@ func localAddr(listen string) string {
 	case "", "0.0.0.0":
 		host = "127.0.0.1"
 	case "::":
-		host = "::1"
+		host = "127.0.0.1"
+		for _, c := range clients {
+			if c.Network.Contains(netip.IPv6Loopback()) {
+				host = "::1"
+			}
+		}
 	}
 	return net.JoinHostPort(host, port)
 }
