@@ -304,3 +304,17 @@ func TestBypassIssueNamesCodesItCouldNotRevoke(t *testing.T) {
 		t.Errorf("want the 2 codes still live, got:\n%s", out)
 	}
 }
+
+// An error that lists several problems still takes one line on stderr.
+func TestErrorIsOneLine(t *testing.T) {
+	e := newCtlEnv(t, `failmode = "open"
+  challenge_timeout = "soon"`)
+	code, _, stderr := e.ctl("user", "list")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (stderr %q)", code, stderr)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "radiusctl: ") ||
+		!strings.Contains(stderr, "failmode") || !strings.Contains(stderr, "challenge_timeout") {
+		t.Fatalf("stderr %q, want one line naming both problems", stderr)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -30,7 +31,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "radiusctl: %v\n", err)
+	// One line, as scripts expect: errors that list several problems
+	// (a config with two mistakes, two upstreams down) are joined with "; ".
+	fmt.Fprintf(stderr, "radiusctl: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 	var failed commandError
 	if errors.As(err, &failed) {
 		return 1
