@@ -79,6 +79,25 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	return 0, errors.New("no space left on device")
 }
 
+// failStdout runs a command that prints a secret with every write to
+// stdout failing, checks that it tried to write and exited 1 with one line
+// on stderr, and returns that line.
+func (e *ctlEnv) failStdout(t *testing.T, args ...string) string {
+	t.Helper()
+	w := &failingWriter{}
+	code, stderr := e.runWith(w, args...)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
+	}
+	if w.writes == 0 {
+		t.Error("nothing was written to stdout")
+	}
+	if n := strings.Count(stderr, "\n"); n != 1 {
+		t.Errorf("stderr has %d lines, want 1: %q", n, stderr)
+	}
+	return stderr
+}
+
 var nineDigits = regexp.MustCompile(`[0-9]{9}`)
 
 // Rule 8: a code is shown once, when issued. A code that could not be
@@ -97,22 +116,12 @@ func TestBypassIssueRevokesCodesItCannotShow(t *testing.T) {
 			e.mustCtl("device", "add", "alice", "--type", "totp")
 			e.mustCtl("bypass", "issue", "alice") // one live code from before
 
-			w := &failingWriter{}
-			code, stderr := e.runWith(w, tc.args...)
-			if code != 1 {
-				t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
-			}
-			if w.writes == 0 {
-				t.Error("nothing was written to stdout")
-			}
+			stderr := e.failStdout(t, tc.args...)
 			if !strings.Contains(stderr, "could not show the codes") || !strings.Contains(stderr, "revoked") {
 				t.Errorf("stderr %q does not say the codes were not shown and were revoked", stderr)
 			}
 			if nineDigits.MatchString(stderr) {
 				t.Errorf("stderr shows a code: %q", stderr)
-			}
-			if n := strings.Count(stderr, "\n"); n != 1 {
-				t.Errorf("stderr has %d lines, want 1: %q", n, stderr)
 			}
 			// Only the code from before is live.
 			list := strings.TrimSpace(e.mustCtl("bypass", "list", "alice", "--json"))
@@ -140,22 +149,12 @@ func TestDeviceAddRemovesDeviceItCannotShow(t *testing.T) {
 			e := newCtlEnv(t, "")
 			e.mustCtl("user", "add", "alice")
 
-			w := &failingWriter{}
-			code, stderr := e.runWith(w, tc.args...)
-			if code != 1 {
-				t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
-			}
-			if w.writes == 0 {
-				t.Error("nothing was written to stdout")
-			}
+			stderr := e.failStdout(t, tc.args...)
 			if !strings.Contains(stderr, "could not show the device's URI") || !strings.Contains(stderr, "was removed") {
 				t.Errorf("stderr %q does not say the device was not shown and was removed", stderr)
 			}
 			if strings.Contains(stderr, "secret") || strings.Contains(stderr, "otpauth") {
 				t.Errorf("stderr shows the URI: %q", stderr)
-			}
-			if n := strings.Count(stderr, "\n"); n != 1 {
-				t.Errorf("stderr has %d lines, want 1: %q", n, stderr)
 			}
 			if list := strings.TrimSpace(e.mustCtl("device", "list", "alice", "--json")); list != "" {
 				t.Errorf("a device stays enrolled after a failed add:\n%s", list)
