@@ -297,3 +297,38 @@ func totpAt(t *testing.T, secret []byte, at time.Time) string {
 	}
 	return code
 }
+
+// TestDeviceStateIsPerDevice: a TOTP step or HOTP counter that one user's
+// login records stays on that user's device: the other user's device,
+// enrolled after it, still takes its own code for the same step or
+// counter.
+func TestDeviceStateIsPerDevice(t *testing.T) {
+	ctx := context.Background()
+	for _, typ := range []DeviceType{TOTP, HOTP} {
+		t.Run(string(typ), func(t *testing.T) {
+			db := mustOpen(t)
+			db.clock.Set(time.Unix(1_800_000_015, 0))
+			code := func(secret []byte) string {
+				if typ == TOTP {
+					return totpAt(t, secret, db.clock.Now())
+				}
+				return hotpCode(secret, 0, 6)
+			}
+			var secrets [2][]byte
+			var users [2]User
+			for i, name := range []string{"alice", "bob"} {
+				users[i] = db.mustUser(t, name)
+				_, secret, err := db.AddDevice(ctx, name, NewDevice{Type: typ}, "root")
+				if err != nil {
+					t.Fatal(err)
+				}
+				secrets[i] = secret
+			}
+			for i, u := range users {
+				if _, ok, err := db.VerifyDeviceCode(ctx, u.ID, code(secrets[i])); err != nil || !ok {
+					t.Errorf("%s's code = %v, %v; want accepted", u.Name, ok, err)
+				}
+			}
+		})
+	}
+}

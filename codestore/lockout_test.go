@@ -102,3 +102,34 @@ func TestLockoutUntilUnlock(t *testing.T) {
 		t.Errorf("RecordFailure unknown user: %v", err)
 	}
 }
+
+// TestLockoutIsPerUser: one user's failures, lock and success leave
+// another user's failure count and lock as they were, read afresh from
+// the database.
+func TestLockoutIsPerUser(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	alice := db.mustUser(t, "alice")
+	bob := db.mustUser(t, "bob")
+	rules := LockoutRules{MaxFailures: 2, Window: time.Hour, Duration: 10 * time.Minute}
+	if _, err := db.RecordFailure(ctx, bob.ID, rules); err != nil {
+		t.Fatal(err)
+	}
+	bobUnchanged := func(after string) {
+		t.Helper()
+		got, err := db.UserByName(ctx, "bob")
+		if err != nil || got.Failures != 1 || got.Locked {
+			t.Errorf("bob after %s: %+v, %v; want 1 failure, not locked", after, got, err)
+		}
+	}
+	for range 2 {
+		if _, err := db.RecordFailure(ctx, alice.ID, rules); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bobUnchanged("alice's lock")
+	if err := db.ResetFailures(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	bobUnchanged("alice's success")
+}
