@@ -72,10 +72,31 @@ func TestReplyAttributes(t *testing.T) {
 					t.Errorf("attribute %d = %v, want %v", i, got[i], tt.want[i])
 				}
 			}
-			if !bytes.HasSuffix(resp, []byte{attrProxyState, 6, 'p', 's', '-', '1', attrProxyState, 6, 'p', 's', '-', '2'}) {
+			if !bytes.HasSuffix(resp, twoProxyStates) {
 				t.Errorf("Proxy-States are not last: %x", resp)
 			}
 		})
+	}
+}
+
+// twoProxyStates are the Proxy-State attributes "ps-1" and "ps-2" as
+// sent, which a response must end with.
+var twoProxyStates = []byte{attrProxyState, 6, 'p', 's', '-', '1', attrProxyState, 6, 'p', 's', '-', '2'}
+
+// TestStatusServerEchoesProxyStates: the Access-Accept to a Status-Server
+// ends with its Proxy-States, unchanged and in order, as every response
+// does.
+func TestStatusServerEchoesProxyStates(t *testing.T) {
+	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}}, &fakeDecider{})
+	conn := h.dial("127.0.0.1:0")
+	p := radius.New(radius.CodeStatusServer, testSecret)
+	p.Add(attrProxyState, []byte("ps-1"))
+	p.Add(attrProxyState, []byte("ps-2"))
+	req := encodeReq(t, p, true)
+	resp := exchange(t, conn, req)
+	checkResponse(t, resp, req, testSecret, radius.CodeAccessAccept)
+	if !bytes.HasSuffix(resp, twoProxyStates) {
+		t.Errorf("Status-Server's Accept does not end with its Proxy-States: %x", resp)
 	}
 }
 
