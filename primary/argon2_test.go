@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/radgate/radgate/internal/srccheck"
 )
 
 // cheap are fast parameters for tests; production uses DefaultArgon2.
@@ -262,4 +264,10 @@ func BenchmarkVerifyDefaultParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPasswordComparedInConstantTime: the derived key is compared with
+// crypto/subtle, which no behaviour shows.
+func TestPasswordComparedInConstantTime(t *testing.T) {
+	srccheck.Parse(t).ConstantTime(t, "verifyPassword", "subtle.ConstantTimeCompare", 1)
 }

@@ -7,6 +7,7 @@ import (
 
 	"layeh.com/radius"
 
+	"github.com/radgate/radgate/internal/srccheck"
 	"github.com/radgate/radgate/radwire"
 )
 
@@ -154,4 +155,11 @@ func TestScanPacket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMessageAuthenticatorComparedInConstantTime: a request's
+// Message-Authenticator is compared with hmac.Equal (DESIGN, wire
+// details), which no behaviour shows.
+func TestMessageAuthenticatorComparedInConstantTime(t *testing.T) {
+	srccheck.Parse(t).ConstantTime(t, "verifyRequestAuthenticator", "hmac.Equal", 1)
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/radgate/radgate/internal/srccheck"
 )
 
 var secret = []byte("xyzzy5461")
@@ -130,4 +132,11 @@ func TestKeyMatchesPlainHMAC(t *testing.T) {
 	for range 4 {
 		<-done
 	}
+}
+
+// TestResponseComparedInConstantTime: a response's Response Authenticator
+// and Message-Authenticator are compared with hmac.Equal, which no
+// behaviour shows.
+func TestResponseComparedInConstantTime(t *testing.T) {
+	srccheck.Parse(t).ConstantTime(t, "VerifyResponse", "hmac.Equal", 2)
 }
