@@ -164,6 +164,29 @@ func TestChallengeFlow(t *testing.T) {
 	e.expectAuth("alice", e.login("alice", "wrong password"), radius.CodeAccessReject, "bad_password")
 }
 
+// TestChallengeTimeoutFromConfig: a State answered after the configured
+// challenge_timeout (set at start, not by a reload) is refused as
+// challenge_expired, and the code sent with it stays live.
+func TestChallengeTimeoutFromConfig(t *testing.T) {
+	e := newEnv(t, settings{mode: "challenge", policy: `challenge_timeout = "300ms"`})
+	e.addUser("alice", password)
+	e.enrolTOTP("alice")
+	code := e.issue("alice")[0]
+	e.start()
+
+	first := e.exchange(request(t, testSecret, "alice", pw(password)))
+	if first.Code != radius.CodeAccessChallenge {
+		t.Fatalf("got %v, want Access-Challenge", first.Code)
+	}
+	time.Sleep(time.Second) // past challenge_timeout, well short of the 60 s default
+	p := request(t, testSecret, "alice", pw(code))
+	rfc2865.State_Set(p, rfc2865.State_Get(first.Packet))
+	e.expectAuth("alice", e.exchange(p).Code, radius.CodeAccessReject, "challenge_expired")
+	if got := e.liveCodes("alice"); len(got) != 1 {
+		t.Fatalf("live codes %v, want the one sent with the expired State", got)
+	}
+}
+
 func TestAutoModeChallengesWhenNoCodeIsAppended(t *testing.T) {
 	e := newEnv(t, settings{})
 	e.addUser("alice", password)

@@ -180,21 +180,31 @@ func TestMetricsOffByDefault(t *testing.T) {
 
 // TestMetricsConnectionsBounded: while metrics.MaxConnections clients
 // hold connections open, one more is closed unanswered, so that clients
-// cannot hold radiusd's goroutines and descriptors without bound.
+// cannot hold radiusd's goroutines and descriptors without bound. The
+// held ones, which never send a byte, are closed after the read timeout
+// (5 s), so they cannot keep the scraper out for long.
 func TestMetricsConnectionsBounded(t *testing.T) {
 	e := newEnv(t, metricsSettings)
 	e.start()
+	var held []net.Conn
 	for range metrics.MaxConnections {
 		c, err := net.Dial("tcp", e.metricsAddr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		held = append(held, c)
 	}
 	c := sendHealthz(t, e.metricsAddr)
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
 		resp.Body.Close()
 		t.Fatalf("connection %d was answered (%s)", metrics.MaxConnections+1, resp.Status)
+	}
+	if err := held[0].SetReadDeadline(time.Now().Add(15 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a connection that sent nothing: read %v, want EOF (closed by the server)", err)
 	}
 }
 

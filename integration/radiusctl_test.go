@@ -101,6 +101,7 @@ func TestRadiusctlUsageErrorsExit2(t *testing.T) {
 		{"user", "add"},
 		{"user", "list", "--bogus"},
 		{"bypass", "issue", "alice", "--ttl", "tomorrow"},
+		{"bypass", "issue", "alice", "--ttl", "-1h"},
 		{"bypass", "issue", "alice", "--count", "0"},
 		{"bypass", "issue", "alice", "--count", "x"},
 		{"bypass", "issue", "alice", "--uses", "-1"},
