@@ -11,21 +11,24 @@ import (
 	"github.com/radgate/radgate/primary"
 )
 
+// storeDownOutcomes are the decisions each failmode takes when the store
+// cannot answer: secure rejects, safe accepts on the password alone.
+var storeDownOutcomes = []struct {
+	failmode   Failmode
+	wantResult Result
+	wantReason Reason
+}{
+	{FailSecure, Reject, ReasonStoreUnavailable},
+	{FailSafe, Accept, ReasonFailmodeSafe},
+}
+
 // TestRealStoreLockedFailmodes holds the write lock of a real store from
 // another connection, with a store busy timeout of an hour: only the
 // engine's StoreTimeout can end the wait. Each failmode decides promptly
 // (secure rejects, safe accepts on the password alone), the code is not
 // spent, and it works once the lock is gone.
 func TestRealStoreLockedFailmodes(t *testing.T) {
-	tests := []struct {
-		failmode   Failmode
-		wantResult Result
-		wantReason Reason
-	}{
-		{FailSecure, Reject, ReasonStoreUnavailable},
-		{FailSafe, Accept, ReasonFailmodeSafe},
-	}
-	for _, tt := range tests {
+	for _, tt := range storeDownOutcomes {
 		t.Run(tt.failmode.String(), func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
@@ -94,6 +97,56 @@ func TestRealStoreLockedFailmodes(t *testing.T) {
 			d, err := e.Decide(ctx, req)
 			if err != nil || d.Result != Accept || d.Reason != ReasonBypassCode {
 				t.Fatalf("after the lock: %s/%s (%v), want accept/bypass_code: the code was lost", d.Result, d.Reason, err)
+			}
+		})
+	}
+}
+
+// stallingStore is a fakeStore whose UserByName blocks until its context
+// ends, as a call stuck on a lock or a hung disk does.
+type stallingStore struct {
+	*fakeStore
+}
+
+func (s stallingStore) UserByName(ctx context.Context, _ string) (codestore.User, error) {
+	<-ctx.Done()
+	return codestore.User{}, ctx.Err()
+}
+
+// TestStalledUserByNameEndsAtStoreTimeout checks that StoreTimeout alone
+// ends a UserByName that never returns by itself, when the request's own
+// context has no deadline: failmode secure rejects with store_unavailable
+// (never accepts), failmode safe decides on the password alone.
+func TestStalledUserByNameEndsAtStoreTimeout(t *testing.T) {
+	for _, tt := range storeDownOutcomes {
+		t.Run(tt.failmode.String(), func(t *testing.T) {
+			store, prim := newFixture()
+			cfg := DefaultConfig()
+			cfg.Failmode = tt.failmode
+			cfg.StoreTimeout = 200 * time.Millisecond
+			e := NewEngine(cfg, stallingStore{store}, prim, nil)
+			e.Now = func() time.Time { return testNow }
+			// Cancelled when the test ends, so that a Decide stuck past the
+			// bound below does not outlive the test.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			type result struct {
+				d   Decision
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				d, err := e.Decide(ctx, Request{Client: "nas", Mode: ModeConcat, UserName: "alice", Password: "alice-pw,123456"})
+				done <- result{d, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Decide still waiting for the stalled store after 5s (StoreTimeout 200ms)")
+			}
+			if r.err != nil || r.d.Result != tt.wantResult || r.d.Reason != tt.wantReason {
+				t.Fatalf("decision %s/%s (%v), want %s/%s", r.d.Result, r.d.Reason, r.err, tt.wantResult, tt.wantReason)
 			}
 		})
 	}

@@ -591,3 +591,102 @@ func TestLDAPPoolClose(t *testing.T) {
 		})
 	}
 }
+
+// TestLDAPPoolBound checks that pool_size bounds the connections open to
+// the directory: with pool_size checks stalled on a silent directory,
+// further checks wait for a free slot (and fail with ErrUnavailable when
+// their context ends) instead of dialling more connections.
+func TestLDAPPoolBound(t *testing.T) {
+	const poolSize = 2
+	var mu sync.Mutex
+	open, maxOpen := 0, 0
+	accepted := make(chan net.Conn, 8*poolSize)
+	addr := fakeTCPServer(t, func(c net.Conn) {
+		mu.Lock()
+		open++
+		maxOpen = max(maxOpen, open)
+		mu.Unlock()
+		accepted <- c
+		io.Copy(io.Discard, c) // never answers
+		mu.Lock()
+		open--
+		mu.Unlock()
+	})
+	l, err := NewLDAP(config.LDAP{URL: "ldap://" + addr, BaseDN: fakeBaseDN, UserFilter: "(uid={username})",
+		Timeout: 10 * time.Second, PoolSize: poolSize}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	creds := Credentials{User: "alice", Login: "alice", Password: "pw"}
+
+	// pool_size checks that hold their connections until the test
+	// closes them on the server side.
+	holders := make(chan error, poolSize)
+	for range poolSize {
+		go func() {
+			_, err := l.Authenticate(context.Background(), creds)
+			holders <- err
+		}()
+	}
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := range poolSize {
+		select {
+		case c := <-accepted:
+			held = append(held, c)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d of %d stalled checks reached the directory", i, poolSize)
+		}
+	}
+
+	// Twice as many more checks, each with a short deadline of its own.
+	const extra = 2 * poolSize
+	waiters := make(chan error, extra)
+	for range extra {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			_, err := l.Authenticate(ctx, creds)
+			waiters <- err
+		}()
+	}
+	for i := range extra {
+		select {
+		case err := <-waiters:
+			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "no free connection") {
+				t.Errorf("check beyond the pool: error %v, want ErrUnavailable: no free connection", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("check %d beyond the pool has not returned after 5s (its deadline is 300ms)", i+1)
+		}
+	}
+	mu.Lock()
+	gotMax := maxOpen
+	mu.Unlock()
+	if gotMax > poolSize {
+		t.Errorf("directory saw %d connections open at once, want at most pool_size %d", gotMax, poolSize)
+	}
+
+	// Closing the held connections ends the stalled checks.
+	for _, c := range held {
+		c.Close()
+	}
+	for i := range poolSize {
+		select {
+		case err := <-holders:
+			if !errors.Is(err, ErrUnavailable) {
+				t.Errorf("stalled check: error %v, want ErrUnavailable", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("stalled check %d has not returned 5s after its connection closed", i+1)
+		}
+	}
+	if n := len(l.slots); n != 0 {
+		t.Errorf("%d pool slots held after the checks, want 0", n)
+	}
+}

@@ -302,3 +302,69 @@ func TestNewRADIUSErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRADIUSContextDeadline checks that the wait for a silent upstream
+// ends at the caller's context deadline when that comes before the
+// upstream's timeout: the check fails with ErrUnavailable long before the
+// 3 s timeout.
+func TestRADIUSContextDeadline(t *testing.T) {
+	srv := newUpstreamServer(t, func(*radius.Packet, []byte) []byte { return nil })
+	r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
+		Timeout: 3 * time.Second, RequireMessageAuthenticator: true}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := r.Authenticate(ctx, Credentials{User: "a", Login: "a", Password: "pw"})
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrUnavailable) || res.OK {
+		t.Errorf("Authenticate = %+v, %v; want ErrUnavailable", res, err)
+	}
+	if elapsed >= 2*time.Second {
+		t.Errorf("Authenticate returned after %v: it waited for the 3s upstream timeout, not the 200ms context deadline", elapsed)
+	}
+	if got := srv.count.Load(); got != 1 {
+		t.Errorf("server saw %d requests, want 1", got)
+	}
+}
+
+// TestRADIUSPasswordTooLong checks that a password longer than 128 bytes
+// (the most User-Password can carry) is rejected with
+// DetailPasswordTooLong and never sent, while one of exactly 128 bytes is
+// sent as usual.
+func TestRADIUSPasswordTooLong(t *testing.T) {
+	tests := []struct {
+		name       string
+		length     int
+		wantOK     bool
+		wantDetail string
+		wantSent   int64
+	}{
+		{name: "128 bytes sent", length: 128, wantOK: true, wantSent: 1},
+		{name: "129 bytes never sent", length: 129, wantDetail: DetailPasswordTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newUpstreamServer(t, func(_ *radius.Packet, raw []byte) []byte {
+				return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret)
+			})
+			r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
+				Timeout: 200 * time.Millisecond, RequireMessageAuthenticator: true}}, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Authenticate(context.Background(), Credentials{User: "a", Login: "a", Password: strings.Repeat("p", tt.length)})
+			if err != nil {
+				t.Fatalf("Authenticate error %v", err)
+			}
+			if res.OK != tt.wantOK || res.Detail != tt.wantDetail {
+				t.Errorf("result %+v, want ok=%v detail %q", res, tt.wantOK, tt.wantDetail)
+			}
+			if got := srv.count.Load(); got != tt.wantSent {
+				t.Errorf("server saw %d requests, want %d", got, tt.wantSent)
+			}
+		})
+	}
+}
