@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -56,18 +58,39 @@ func TestKeyFileRefused(t *testing.T) {
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, path string) // creates the key file at path
+		msg   string                          // substring of the error; "" means any
 	}{
-		{"world readable", func(t *testing.T, p string) { writeKey(t, p, good, 0o644) }},
-		{"group readable", func(t *testing.T, p string) { writeKey(t, p, good, 0o640) }},
-		{"group writable", func(t *testing.T, p string) { writeKey(t, p, good, 0o620) }},
-		{"too short", func(t *testing.T, p string) { writeKey(t, p, good[:31], 0o600) }},
-		{"too long", func(t *testing.T, p string) { writeKey(t, p, append(good, 1), 0o600) }},
-		{"empty", func(t *testing.T, p string) { writeKey(t, p, nil, 0o600) }},
+		{"world readable", func(t *testing.T, p string) { writeKey(t, p, good, 0o644) }, "has mode"},
+		{"group readable", func(t *testing.T, p string) { writeKey(t, p, good, 0o640) }, "has mode"},
+		{"group writable", func(t *testing.T, p string) { writeKey(t, p, good, 0o620) }, "has mode"},
+		{"too short", func(t *testing.T, p string) { writeKey(t, p, good[:31], 0o600) }, "must hold exactly 32 bytes"},
+		{"too long", func(t *testing.T, p string) { writeKey(t, p, append(good, 1), 0o600) }, "must hold exactly 32 bytes"},
+		{"empty", func(t *testing.T, p string) { writeKey(t, p, nil, 0o600) }, "must hold exactly 32 bytes"},
 		{"a directory", func(t *testing.T, p string) {
 			if err := os.Mkdir(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}},
+		}, "is not a regular file"},
+		// A device opens and reads fine, so only the file type check stops
+		// it; Linux refuses to open a socket at all (ENXIO).
+		{"a device", func(t *testing.T, p string) {
+			if _, err := os.Stat(os.DevNull); err != nil {
+				t.Skip(err)
+			}
+			if err := os.Symlink(os.DevNull, p); err != nil {
+				t.Fatal(err)
+			}
+		}, "is not a regular file"},
+		{"a unix socket", func(t *testing.T, p string) {
+			l, err := net.Listen("unix", p)
+			if err != nil {
+				t.Skip(err)
+			}
+			t.Cleanup(func() { l.Close() })
+			if err := os.Chmod(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, ""},
 		{"unreadable", func(t *testing.T, p string) {
 			writeKey(t, p, good, 0o000)
 			if f, err := os.Open(p); err == nil {
@@ -79,13 +102,13 @@ func TestKeyFileRefused(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-		}},
+		}, ""},
 		{"dangling symlink", func(t *testing.T, p string) {
 			if err := os.Symlink(p+".gone", p); err != nil {
 				t.Fatal(err)
 			}
-		}},
-		{"parent missing", func(t *testing.T, p string) {}},
+		}, ""},
+		{"parent missing", func(t *testing.T, p string) {}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +124,9 @@ func TestKeyFileRefused(t *testing.T) {
 			}
 			if !errors.Is(err, ErrKeyFile) {
 				t.Errorf("Open: %v, want ErrKeyFile", err)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("Open: %v, want it to contain %q", err, tt.msg)
 			}
 		})
 	}

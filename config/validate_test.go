@@ -36,8 +36,9 @@ func TestParseProblems(t *testing.T) {
 	tests := []struct {
 		name    string
 		input   string
-		wantErr string // substring of the error; "" means valid
+		wantErr string // substring of the error, {dir} the test's directory; "" means valid
 		wantN   int    // number of problems; 0 means 1
+		wantNot string // must not appear anywhere in the error (a secret)
 	}{
 		// Structure.
 		{name: "unknown top-level key", input: "listen = \"127.0.0.1:1812\"\nlisten_addr = \"x\"\n",
@@ -126,6 +127,8 @@ func TestParseProblems(t *testing.T) {
 			wantErr: `test.hcl:2: ldap.url "https://dc.example" must be ldap://host[:port] or ldaps://host[:port]`},
 		{name: "ldap url with credentials", input: strings.Replace(ldapBlock, "ldaps://dc.example", "ldaps://svc:Pa55word@dc.example", 1),
 			wantErr: `test.hcl:2: ldap.url "ldaps://svc:xxxxx@dc.example" must not hold credentials; use bind_dn and bind_password_file`},
+		{name: "ldap url does not parse", input: strings.Replace(ldapBlock, "ldaps://dc.example", "ldaps://svc:S3cret%zz@dc.example", 1),
+			wantErr: `test.hcl:2: ldap.url does not parse; it must be ldap://host[:port] or ldaps://host[:port]`, wantNot: "S3cret"},
 		{name: "ldap no url", input: strings.Replace(ldapBlock, `url           = "ldaps://dc.example"`, "", 1),
 			wantErr: `test.hcl:1: ldap.url is required`},
 		{name: "ldap start_tls over ldaps", input: ldapWith("  start_tls = true\n"),
@@ -147,8 +150,18 @@ func TestParseProblems(t *testing.T) {
 		{name: "ldap filter without username", input: strings.Replace(ldapBlock, "{username}", "%s", 1),
 			wantErr: `test.hcl:6: ldap.user_filter must contain {username} or {login}`},
 		{name: "ldap filter with login only", input: strings.Replace(ldapBlock, "(uid={username})", "(userPrincipalName={login})", 1)},
-		{name: "ldap ca_file without certificate", input: ldapWith("  ca_file = \"testdata/ldap.pw\"\n"),
-			wantErr: `test.hcl:7: ldap: ca_file: `},
+		{name: "ldap ca_file without certificate", input: ldapWith("  ca_file = \"nocert.pem\"\n"),
+			wantErr: `test.hcl:7: ldap: ca_file: {dir}/nocert.pem: config: no PEM certificate found`},
+		{name: "ldap ca_file with only a key", input: ldapWith("  ca_file = \"keyonly.pem\"\n"),
+			wantErr: `test.hcl:7: ldap: ca_file: {dir}/keyonly.pem: config: no PEM certificate found`},
+		{name: "ldap ca_file missing relative", input: ldapWith("  ca_file = \"testdata/ca.pem\"\n"),
+			wantErr: `test.hcl:7: ldap: ca_file: open {dir}/testdata/ca.pem: no such file or directory`},
+		{name: "ldap empty group", input: ldapWith("  required_groups = [\"cn=g\", \"\"]\n"),
+			wantErr: `test.hcl:7: ldap.required_groups has an empty group`},
+		{name: "ldap blank group", input: ldapWith("  required_groups = [\" \"]\n"),
+			wantErr: `test.hcl:7: ldap.required_groups has an empty group`},
+		{name: "ldap only group empty", input: ldapWith("  required_groups = [\"\"]\n"),
+			wantErr: `test.hcl:7: ldap.required_groups has an empty group`},
 		{name: "ldap group not a dn", input: ldapWith("  required_groups = [\"vpn users\"]\n"),
 			wantErr: `test.hcl:7: ldap.required_groups: "vpn users" is not a DN`},
 		{name: "ldap base_dn not a dn", input: strings.Replace(ldapBlock, `base_dn       = "dc=example"`, `base_dn = "example.com"`, 1),
@@ -196,6 +209,8 @@ func TestParseProblems(t *testing.T) {
 			wantErr: `test.hcl:4: upstream "u": timeout: invalid duration "3"`},
 		{name: "upstream negative retries", input: "upstream \"u\" {\n  address = \"192.0.2.9:1812\"\n  secret = \"t\"\n  retries = -1\n}\n",
 			wantErr: `test.hcl:4: upstream "u": retries -1 must not be negative`},
+		{name: "empty upstream name", input: "upstream \"\" {\n  address = \"192.0.2.9:1812\"\n  secret = \"t\"\n}\n",
+			wantErr: `test.hcl:1: upstream name must not be empty`},
 		{name: "duplicate upstream", input: "upstream \"u\" {\n  address = \"192.0.2.9:1812\"\n  secret = \"t\"\n}\n" +
 			"upstream \"u\" {\n  address = \"192.0.2.10:1812\"\n  secret = \"t\"\n}\n",
 			wantErr: `test.hcl:5: upstream "u" is defined twice (first at test.hcl:1)`},
@@ -245,8 +260,15 @@ func TestParseProblems(t *testing.T) {
 		{name: "duration 0 means until unlock", input: "lockout {\n  duration = \"0\"\n}\n"},
 	}
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("pw-test\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for name, body := range map[string]string{
+		"pw": "pw-test\n",
+		// Files that exist but hold no certificate, for ldap.ca_file.
+		"nocert.pem":  "not a PEM file\n",
+		"keyonly.pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Chdir(dir)
 	for _, tt := range tests {
@@ -261,14 +283,18 @@ func TestParseProblems(t *testing.T) {
 				}
 				return
 			}
+			wantErr := strings.ReplaceAll(tt.wantErr, "{dir}", dir)
 			if err == nil {
-				t.Fatalf("Parse succeeded, want error containing %q", tt.wantErr)
+				t.Fatalf("Parse succeeded, want error containing %q", wantErr)
 			}
 			if c != nil {
 				t.Errorf("Parse returned a Config with an error")
 			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error =\n%v\nwant it to contain\n%s", err, tt.wantErr)
+			if !strings.Contains(err.Error(), wantErr) {
+				t.Errorf("error =\n%v\nwant it to contain\n%s", err, wantErr)
+			}
+			if tt.wantNot != "" && strings.Contains(err.Error(), tt.wantNot) {
+				t.Errorf("error =\n%v\nshows %q", err, tt.wantNot)
 			}
 			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("errors.Is(err, ErrInvalid) = false")

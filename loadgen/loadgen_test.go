@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -417,5 +419,44 @@ func TestReadCredentials(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// repeatReader reads s over and over, without end.
+type repeatReader struct {
+	s   string
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], r.s[r.off:])
+		n += c
+		r.off = (r.off + c) % len(r.s)
+	}
+	return n, nil
+}
+
+// credLines returns a reader of n credential lines.
+func credLines(n int) io.Reader {
+	const line = "u p\n"
+	return io.LimitReader(&repeatReader{s: line}, int64(n)*int64(len(line)))
+}
+
+func TestReadCredentialsLimit(t *testing.T) {
+	got, err := ReadCredentials(credLines(MaxCredentials))
+	if err != nil {
+		t.Fatalf("%d lines: %v", MaxCredentials, err)
+	}
+	if len(got) != MaxCredentials || got[0] != (Credential{"u", "p"}) || got[len(got)-1] != (Credential{"u", "p"}) {
+		t.Fatalf("%d lines: got %d credentials", MaxCredentials, len(got))
+	}
+	got, err = ReadCredentials(credLines(MaxCredentials + 1))
+	if !errors.Is(err, ErrConfig) || got != nil {
+		t.Fatalf("%d lines: got %d credentials, error %v; want ErrConfig", MaxCredentials+1, len(got), err)
+	}
+	if want := fmt.Sprintf("loadgen: more than %d credentials", MaxCredentials); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to contain %q", err, want)
 	}
 }
