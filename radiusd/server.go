@@ -366,21 +366,18 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 		c = st.clients.lookup(src.Addr())
 	}
 	if c == nil {
-		s.drop(dropUnknownClient)
-		s.warnLimited(s.unknownLog, "packet from unknown client dropped", "src", addrString(from))
+		s.dropLimited(dropUnknownClient, s.unknownLog, "packet from unknown client dropped", "src", addrString(from))
 		return
 	}
 	s.obs.Request(c.Name, info.code)
 
 	// 3. Message-Authenticator.
 	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.key, pkt, info.maOffset)) {
-		s.drop(dropBadAuthenticator)
-		s.warnLimited(s.authLog, "bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropBadAuthenticator, s.authLog, "bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String())
 		return
 	}
 	if info.maOffset < 0 && (c.RequireMessageAuthenticator || info.code == radius.CodeStatusServer || info.eap || (info.proxyState && !c.Proxy)) {
-		s.drop(dropMissingAuthenticator)
-		s.warnLimited(s.authLog, "request without message-authenticator dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropMissingAuthenticator, s.authLog, "request without message-authenticator dropped", "client", c.Name, "src", src.String())
 		return
 	}
 
@@ -413,8 +410,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	// 5. Per-source reject allowance, then bounded work.
 	if !s.sources.admit(src.Addr(), c.RateLimit, s.now()) {
 		s.dups.abort(key)
-		s.drop(dropRateLimited)
-		s.warnLimited(s.rateLog, "rate limit reached, request dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropRateLimited, s.rateLog, "rate limit reached, request dropped", "client", c.Name, "src", src.String())
 		return
 	}
 	select {
@@ -469,12 +465,15 @@ func (s *Server) worker(j job) {
 	}
 }
 
-// warnLimited logs a warning about remote misbehaviour through limiter l,
-// so that a flood yields a few lines with a count of those suppressed.
-func (s *Server) warnLimited(l *logLimiter, msg string, args ...any) {
+// dropLimited drops a datagram for reason after a warning about it
+// through limiter l, so that a flood of remote misbehaviour yields a few
+// lines with a count of those suppressed. The warning comes first: a drop
+// that is counted has been logged.
+func (s *Server) dropLimited(reason dropIndex, l *logLimiter, msg string, args ...any) {
 	if allowed, suppressed := l.allow(s.now()); allowed {
 		s.logger.Warn(msg, append(args, "suppressed", suppressed)...)
 	}
+	s.drop(reason)
 }
 
 func addrString(a net.Addr) string {
