@@ -95,9 +95,15 @@ func NewLDAP(cfg config.LDAP, log hclog.Logger) (*LDAP, error) {
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = DefaultLDAPPoolSize
 	}
+	// The url is not quoted in these errors: it could hold a password
+	// (config refuses that, but NewLDAP must not rely on it), and a
+	// url.Parse error quotes it whole.
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
-		return nil, fmt.Errorf("%w: url %q must be ldap://host[:port] or ldaps://host[:port]", ErrLDAPConfig, cfg.URL)
+		return nil, fmt.Errorf("%w: url must be ldap://host[:port] or ldaps://host[:port]", ErrLDAPConfig)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%w: url must not hold credentials; use bind_dn and bind_password", ErrLDAPConfig)
 	}
 	if u.Scheme == "ldaps" && cfg.StartTLS {
 		return nil, fmt.Errorf("%w: start_tls with an ldaps:// url", ErrLDAPConfig)

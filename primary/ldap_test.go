@@ -34,6 +34,8 @@ func TestNewLDAPErrors(t *testing.T) {
 	}{
 		{name: "bad scheme", edit: func(c *config.LDAP) { c.URL = "ldapi:///var/run/slapd" }},
 		{name: "no host", edit: func(c *config.LDAP) { c.URL = "ldap://" }},
+		{name: "credentials in url", edit: func(c *config.LDAP) { c.URL = "ldaps://svc:S3cret@dc.example" }},
+		{name: "url that does not parse", edit: func(c *config.LDAP) { c.URL = "ldaps://svc:S3cret%zz@dc.example" }},
 		{name: "starttls over ldaps", edit: func(c *config.LDAP) { c.URL, c.StartTLS = "ldaps://h", true }},
 		{name: "filter without placeholder", edit: func(c *config.LDAP) { c.UserFilter = "(uid=alice)" }},
 		{name: "group not a dn", edit: func(c *config.LDAP) { c.RequiredGroups = []string{"vpn users"} }},
@@ -44,8 +46,12 @@ func TestNewLDAPErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := ok
 			tt.edit(&c)
-			if _, err := NewLDAP(c, nil); !errors.Is(err, ErrLDAPConfig) {
+			_, err := NewLDAP(c, nil)
+			if !errors.Is(err, ErrLDAPConfig) {
 				t.Fatalf("NewLDAP error %v, want ErrLDAPConfig", err)
+			}
+			if strings.Contains(err.Error(), "S3cret") {
+				t.Errorf("NewLDAP error shows the password: %v", err)
 			}
 		})
 	}
