@@ -97,6 +97,18 @@ func signedReply(t *testing.T, code radius.Code, raw []byte, withMA bool, maSecr
 	return b
 }
 
+// oneUpstream returns the backend for one upstream at addr with the
+// test secret, Message-Authenticator required, timeout and no retries.
+func oneUpstream(t *testing.T, addr string, timeout time.Duration, log hclog.Logger) *RADIUS {
+	t.Helper()
+	r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: addr, Secret: []byte(upstreamSecret),
+		Timeout: timeout, RequireMessageAuthenticator: true}}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestRADIUSAuthenticate(t *testing.T) {
 	class := radius.AVP{Type: 25, Attribute: []byte("gold")}
 	filter := radius.AVP{Type: 11, Attribute: []byte("acl")}
@@ -263,11 +275,7 @@ func TestRADIUSInvalidRepliesLoggedOnce(t *testing.T) {
 	}()
 	var logs bytes.Buffer
 	log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace})
-	r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: pc.LocalAddr().String(), Secret: []byte(upstreamSecret),
-		Timeout: 2 * time.Second, RequireMessageAuthenticator: true}}, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := oneUpstream(t, pc.LocalAddr().String(), 2*time.Second, log)
 	res, err := r.Authenticate(context.Background(), Credentials{User: "a", Login: "a", Password: "pw"})
 	if err != nil || !res.OK {
 		t.Fatalf("Authenticate = %+v, %v", res, err)
@@ -309,11 +317,7 @@ func TestNewRADIUSErrors(t *testing.T) {
 // 3 s timeout.
 func TestRADIUSContextDeadline(t *testing.T) {
 	srv := newUpstreamServer(t, func(*radius.Packet, []byte) []byte { return nil })
-	r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
-		Timeout: 3 * time.Second, RequireMessageAuthenticator: true}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := oneUpstream(t, srv.addr, 3*time.Second, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -350,11 +354,7 @@ func TestRADIUSPasswordTooLong(t *testing.T) {
 			srv := newUpstreamServer(t, func(_ *radius.Packet, raw []byte) []byte {
 				return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret)
 			})
-			r, err := NewRADIUS([]config.Upstream{{Name: "u1", Address: srv.addr, Secret: []byte(upstreamSecret),
-				Timeout: 200 * time.Millisecond, RequireMessageAuthenticator: true}}, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := oneUpstream(t, srv.addr, 200*time.Millisecond, nil)
 			res, err := r.Authenticate(context.Background(), Credentials{User: "a", Login: "a", Password: strings.Repeat("p", tt.length)})
 			if err != nil {
 				t.Fatalf("Authenticate error %v", err)
