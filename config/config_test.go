@@ -284,6 +284,11 @@ func TestExampleLoads(t *testing.T) {
 				cl, cl.Secret)
 		}
 	}
+	// The README's first command runs this file: its loopback client's
+	// short secret is no reason to warn.
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("Warnings = %v, want none", w)
+	}
 }
 
 // TestExampleOptionalBlocks uncomments the example's ldap and upstream

@@ -9,6 +9,9 @@
 //
 //	config: /etc/radgate/config.hcl:12: client "vpn": mode "fast" is not one of auto, challenge, concat
 //
+// Warnings lists, the same way, the settings of a valid file that work but
+// weaken radgate (a short shared secret, TLS off), for radiusd to log.
+//
 // Relative paths in the file (store.path, store.key_file, secret_file,
 // ca_file, bind_password_file) are resolved against the directory of the
 // config file. Secrets never appear in error messages, and the String

@@ -35,6 +35,29 @@ func TestCheckFlag(t *testing.T) {
 	}
 }
 
+// TestWeakSettingsWarned: a client beyond loopback with a secret under 16
+// bytes is accepted, with a warning at its file and line from -check, at
+// start and at reload; the secret itself is never printed.
+func TestWeakSettingsWarned(t *testing.T) {
+	const weak = "nas-pw-1234"
+	e := newEnv(t, settings{extraClients: "client \"branch\" {\n  address = \"192.0.2.0/24\"\n  secret  = \"" + weak + "\"\n}\n"})
+	warning := regexp.MustCompile(`config\.hcl:\d+: client "branch": secret is 11 bytes; RFC 2865 prefers at least 16`)
+	out, err := exec.Command(filepath.Join(binDir, "radiusd"), "-check", "-config", e.config).CombinedOutput()
+	if err != nil || !warning.Match(out) || !strings.Contains(string(out), "config ok") {
+		t.Fatalf("-check: %v\n%s\nwant the warning and config ok", err, out)
+	}
+	e.start()
+	e.waitLog(warning)
+	e.cmd.Process.Signal(syscall.SIGHUP)
+	e.waitLog(regexp.MustCompile(`reloaded`))
+	if n := len(warning.FindAllString(e.log.String(), -1)); n != 2 {
+		t.Fatalf("warned %d times, want at start and at reload:\n%s", n, e.log.String())
+	}
+	if strings.Contains(string(out)+e.log.String(), weak) {
+		t.Fatal("the secret is printed")
+	}
+}
+
 func TestSIGHUPReloadsClients(t *testing.T) {
 	e := newEnv(t, settings{})
 	e.addUser("alice", password)

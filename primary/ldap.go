@@ -147,24 +147,9 @@ func NewLDAP(cfg config.LDAP, log hclog.Logger) (*LDAP, error) {
 			}
 			l.tls.RootCAs = pool
 		}
-		if cfg.InsecureSkipVerify {
-			l.tls.InsecureSkipVerify = true
-			l.log.Warn("TLS CERTIFICATE VERIFICATION IS OFF (ldap.insecure_skip_verify): anyone on the path can read user passwords; use only in tests", "url", cfg.URL)
-		}
-	} else if !isLoopbackHost(u.Hostname()) {
-		l.log.Warn("ldap.url is ldap:// without start_tls: user passwords and the bind password cross the network in clear; use ldaps:// or start_tls = true", "url", cfg.URL)
+		l.tls.InsecureSkipVerify = cfg.InsecureSkipVerify
 	}
 	return l, nil
-}
-
-// isLoopbackHost reports whether host names this machine's loopback:
-// "localhost" or a loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Authenticate binds as the user found by the filter. ok=false (with a

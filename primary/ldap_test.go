@@ -16,7 +16,6 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/radgate/radgate/config"
 )
@@ -57,36 +56,6 @@ func TestNewLDAPErrors(t *testing.T) {
 	}
 	if _, err := NewLDAP(ok, nil); err != nil {
 		t.Fatalf("NewLDAP(valid) = %v", err)
-	}
-}
-
-// TestNewLDAPClearTextWarning: an ldap:// url without start_tls to
-// another machine logs a warning that passwords cross the network in
-// clear; TLS or a loopback directory does not.
-func TestNewLDAPClearTextWarning(t *testing.T) {
-	tests := []struct {
-		url      string
-		startTLS bool
-		warn     bool
-	}{
-		{url: "ldap://dc1.corp.example", warn: true},
-		{url: "ldap://192.0.2.10:389", warn: true},
-		{url: "ldap://dc1.corp.example", startTLS: true},
-		{url: "ldaps://dc1.corp.example"},
-		{url: "ldap://127.0.0.1:389"},
-		{url: "ldap://[::1]:389"},
-		{url: "ldap://localhost"},
-	}
-	for _, tt := range tests {
-		var out strings.Builder
-		log := hclog.New(&hclog.LoggerOptions{Output: &out})
-		cfg := config.LDAP{URL: tt.url, StartTLS: tt.startTLS, BaseDN: "dc=x", UserFilter: "(uid={username})"}
-		if _, err := NewLDAP(cfg, log); err != nil {
-			t.Fatalf("%s: %v", tt.url, err)
-		}
-		if warned := strings.Contains(out.String(), "cross the network in clear"); warned != tt.warn {
-			t.Errorf("%s (start_tls %v): warned %v, want %v; log:\n%s", tt.url, tt.startTLS, warned, tt.warn, out.String())
-		}
 	}
 }
 

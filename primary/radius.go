@@ -86,10 +86,6 @@ func NewRADIUS(upstreams []config.Upstream, passThrough []string, log hclog.Logg
 			u.Timeout = DefaultUpstreamTimeout
 		}
 		u.Retries = max(u.Retries, 0)
-		if !u.RequireMessageAuthenticator {
-			log.Warn("upstream replies without Message-Authenticator are accepted (require_message_authenticator = false): vulnerable to BlastRADIUS forgery",
-				"upstream", u.Name)
-		}
 		ups[i] = u
 	}
 	return &RADIUS{upstreams: ups, sel: sel, log: log.Named("upstream")}, nil

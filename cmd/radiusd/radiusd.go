@@ -93,6 +93,7 @@ func (m *Main) Check(ctx context.Context) error {
 	defer store.Close()
 	log := newLogger(cfg, m.Stderr)
 	log.SetLevel(hclog.Warn)
+	logWarnings(cfg, log)
 	_, auth, err := newEngine(cfg, store, store, log)
 	if err != nil {
 		return err
@@ -110,6 +111,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.cfg = cfg
 	m.log = newLogger(cfg, m.Stderr)
+	logWarnings(cfg, m.log)
 
 	m.store, err = openStore(ctx, cfg, m.log.Named("store"))
 	if err != nil {
@@ -179,6 +181,7 @@ func (m *Main) Reload() {
 	old := m.primary
 	time.AfterFunc(shutdownTimeout, func() { closePrimary(old) })
 	m.primary = auth
+	logWarnings(cfg, m.log)
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
 }
 

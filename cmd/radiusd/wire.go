@@ -24,6 +24,14 @@ func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {
 	})
 }
 
+// logWarnings logs the weak settings of cfg (config.Warnings), each with
+// its file and line.
+func logWarnings(cfg *config.Config, log hclog.Logger) {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w.String())
+	}
+}
+
 func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*codestore.Store, error) {
 	return codestore.Open(ctx, codestore.Options{
 		Path:       cfg.Store.Path,
