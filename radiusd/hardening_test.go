@@ -40,15 +40,21 @@ func TestDropWarningsAreRateLimited(t *testing.T) {
 	reject := func(context.Context, policy.Request) (policy.Decision, error) {
 		return policy.Decision{Result: policy.Reject, Reason: policy.ReasonBadCode}, nil
 	}
+	signed := func(t *testing.T) []byte { return encodeReq(t, newRequest(t, testSecret, "alice", "bad"), true) }
 	tests := []struct {
 		name   string
 		limit  RateLimit // of the client; zero for none
-		withMA bool
+		packet func(*testing.T) []byte
 		drop   DropReason
 		msg    string
 	}{
-		{"rate limited", RateLimit{PerSecond: 0.001, Burst: 1}, true, DropRateLimited, "rate limit reached"},
-		{"no message-authenticator", RateLimit{}, false, DropMissingAuthenticator, "request without message-authenticator dropped"},
+		{"rate limited", RateLimit{PerSecond: 0.001, Burst: 1}, signed, DropRateLimited, "rate limit reached"},
+		{"no message-authenticator", RateLimit{}, func(t *testing.T) []byte {
+			return encodeReq(t, newRequest(t, testSecret, "alice", "bad"), false)
+		}, DropMissingAuthenticator, "request without message-authenticator dropped"},
+		{"malformed user-password", RateLimit{}, func(t *testing.T) []byte {
+			return encodeReq(t, twoPasswordRequest(t), true)
+		}, DropMalformedPassword, "malformed user-password dropped"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,12 +68,12 @@ func TestDropWarningsAreRateLimited(t *testing.T) {
 			wantDecided := 0
 			if tt.limit != (RateLimit{}) {
 				// One reject spends the allowance.
-				req := encodeReq(t, newRequest(t, testSecret, "alice", "bad"), true)
+				req := signed(t)
 				checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessReject)
 				wantDecided = 1
 			}
 			dropOne := func() {
-				send(t, conn, encodeReq(t, newRequest(t, testSecret, "alice", "bad"), tt.withMA))
+				send(t, conn, tt.packet(t))
 				h.expectDrop(tt.drop)
 			}
 			const flood = 20
@@ -155,18 +161,25 @@ func TestTwoUserPasswordsDropped(t *testing.T) {
 	d := &fakeDecider{}
 	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}}, d)
 	conn := h.dial("127.0.0.1:0")
+	send(t, conn, encodeReq(t, twoPasswordRequest(t), true))
+	h.expectDrop(DropMalformedPassword)
+	expectSilence(t, conn)
+	if n := len(d.Calls()); n != 0 {
+		t.Errorf("decider called %d times: %+v", n, d.Calls())
+	}
+}
+
+// twoPasswordRequest is a request with two User-Password attributes, which
+// the server drops as malformed.
+func twoPasswordRequest(t *testing.T) *radius.Packet {
+	t.Helper()
 	p := newRequest(t, testSecret, "alice", "first")
 	second, err := radius.NewUserPassword([]byte("second"), testSecret, p.Authenticator[:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.Add(attrUserPassword, second)
-	send(t, conn, encodeReq(t, p, true))
-	h.expectDrop(DropMalformedPassword)
-	expectSilence(t, conn)
-	if n := len(d.Calls()); n != 0 {
-		t.Errorf("decider called %d times: %+v", n, d.Calls())
-	}
+	return p
 }
 
 // panicOnceObserver panics in its first Request call, which runs on the

@@ -87,16 +87,17 @@ type Server struct {
 	now    func() time.Time
 	obs    Observer
 
-	state      atomic.Pointer[serverState]
-	sem        chan struct{}
-	jobs       chan job // to idle workers (unbuffered)
-	dups       *dupCache
-	challenges *challengeTable
-	unknownLog *logLimiter // packets from unknown sources
-	authLog    *logLimiter // packets failing the Message-Authenticator rules
-	rateLog    *logLimiter // requests dropped by a client's rate limit
-	sources    *sourceLimiter
-	stats      counters
+	state        atomic.Pointer[serverState]
+	sem          chan struct{}
+	jobs         chan job // to idle workers (unbuffered)
+	dups         *dupCache
+	challenges   *challengeTable
+	unknownLog   *logLimiter // packets from unknown sources
+	authLog      *logLimiter // packets failing the Message-Authenticator rules
+	rateLog      *logLimiter // requests dropped by a client's rate limit
+	malformedLog *logLimiter // requests whose User-Password does not decode
+	sources      *sourceLimiter
+	stats        counters
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -158,19 +159,20 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		logger:     cfg.Logger,
-		now:        cfg.Now,
-		obs:        cfg.Observer,
-		sem:        make(chan struct{}, cfg.MaxInflight),
-		jobs:       make(chan job),
-		dups:       newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
-		challenges: newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
-		unknownLog: newLogLimiter(1, 5),
-		authLog:    newLogLimiter(1, 5),
-		rateLog:    newLogLimiter(1, 5),
-		sources:    newSourceLimiter(DefaultMaxRateSources),
-		baseCtx:    ctx,
-		cancel:     cancel,
+		logger:       cfg.Logger,
+		now:          cfg.Now,
+		obs:          cfg.Observer,
+		sem:          make(chan struct{}, cfg.MaxInflight),
+		jobs:         make(chan job),
+		dups:         newDupCache(cfg.DuplicateWindow, cfg.MaxDuplicates),
+		challenges:   newChallengeTable(cfg.ChallengeTimeout, cfg.MaxChallenges),
+		unknownLog:   newLogLimiter(1, 5),
+		authLog:      newLogLimiter(1, 5),
+		rateLog:      newLogLimiter(1, 5),
+		malformedLog: newLogLimiter(1, 5),
+		sources:      newSourceLimiter(DefaultMaxRateSources),
+		baseCtx:      ctx,
+		cancel:       cancel,
 	}
 	s.state.Store(&serverState{clients: table, decider: d})
 	return s, nil
@@ -529,16 +531,17 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		finished = true
 		s.dups.finish(key, resp, s.now())
 	}
-	dropRequest := func(r dropIndex) {
+	// dropRequest caches the drop, so a retransmission is dropped too, and
+	// frees the request's slot; the caller logs and counts it.
+	dropRequest := func() {
 		finish(nil)
 		release()
-		s.drop(r)
 	}
 
 	pr, err := s.buildRequest(c, pkt, src.Addr(), s.now())
 	if err != nil {
-		dropRequest(dropMalformedPassword)
-		s.logger.Warn("malformed user-password dropped", "client", c.Name, "src", src.String())
+		dropRequest()
+		s.dropLimited(dropMalformedPassword, s.malformedLog, "malformed user-password dropped", "client", c.Name, "src", src.String())
 		return
 	}
 	s.stats.requests.Add(1)
@@ -576,8 +579,9 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 
 	resp, err := encodeResponse(code, pkt[1], pkt[4:headerLength], c.key, dec.ReplyMessage, state, attrs, pr.proxyStates)
 	if err != nil {
-		dropRequest(dropEncodeFailed)
+		dropRequest()
 		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)
+		s.drop(dropEncodeFailed)
 		return
 	}
 	finish(resp)
