@@ -74,6 +74,8 @@ type writeOp struct {
 //	                 │ BEGIN IMMEDIATE
 //	                 ▼
 //	         per op: [SAVEPOINT w]; fn; [error: ROLLBACK TO w; RELEASE w]
+//	                 │   (an error after which SQLite has rolled the whole
+//	                 │    transaction back fails every op, the rest unrun)
 //	                 │ COMMIT
 //	                 ▼
 //	         report each op's error, or the COMMIT's error to every op
@@ -249,6 +251,12 @@ func (b *batcher) exec(batch []*writeOp, errs []error, failAll func(error)) {
 		anyStarted = true
 		if err != nil {
 			errs[i] = err
+			if tx.ended() {
+				// Every write of the batch is undone, and the ops left
+				// must not run outside a transaction: they fail unrun.
+				failAll(fmt.Errorf("codestore: transaction rolled back: %w", err))
+				return
+			}
 			if !op.savepoint {
 				continue
 			}

@@ -252,6 +252,80 @@ func TestBatchCommitErrorReachesEveryWaiter(t *testing.T) {
 	}
 }
 
+// TestBatchEndedTransactionFailsTheBatch: a write whose error ends the
+// transaction (SQLite rolls all of it back on SQLITE_FULL, SQLITE_IOERR or
+// a trigger's RAISE(ROLLBACK); here the write runs ROLLBACK itself) fails
+// every write of its batch: those before it are undone, those after it
+// never run, so none commits outside a transaction. The writer's user
+// cache, which saw the undone writes, is read afresh.
+func TestBatchEndedTransactionFailsTheBatch(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	db.mustUser(t, "alice")
+	rules := LockoutRules{MaxFailures: 100, Window: time.Hour}
+	recordFailure := func(ran *bool) func() error {
+		return func() error {
+			return db.WithUser(ctx, "alice", func(u UserTx) error {
+				*ran = true
+				_, err := u.RecordFailure(rules)
+				return err
+			})
+		}
+	}
+	failures := func() int {
+		t.Helper()
+		u, err := db.UserByName(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Failures
+	}
+	var firstRan, lastRan bool
+	if err := recordFailure(&firstRan)(); err != nil || failures() != 1 {
+		t.Fatalf("first failure: %v, %d counted", err, failures())
+	}
+
+	release, _ := blockWriter(t, db)
+	ops := []func() error{
+		recordFailure(&firstRan), // the second failure, in the cache and the transaction
+		func() error {
+			return db.batch.doStatements(ctx, func(tx *dbTx) error {
+				if _, err := tx.ExecContext(tx.ctx, `ROLLBACK`); err != nil {
+					return err
+				}
+				return errors.New("write failed, and SQLite rolled the transaction back")
+			})
+		},
+		recordFailure(&lastRan),
+	}
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	for i, op := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = op()
+		}()
+		waitQueued(t, db, i+1)
+	}
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("write %d: nil error, want the batch's failure", i)
+		}
+	}
+	if lastRan {
+		t.Error("a write ran after its transaction had ended")
+	}
+	if n := failures(); n != 1 {
+		t.Fatalf("%d failures on disk after the failed batch, want 1", n)
+	}
+	if err := recordFailure(&lastRan)(); err != nil || failures() != 2 {
+		t.Errorf("next failure: %v, %d counted, want 2 (read afresh, not from the cache)", err, failures())
+	}
+}
+
 func TestBatchCancelledWriteSkipped(t *testing.T) {
 	db := mustOpen(t)
 	release, _ := blockWriter(t, db)

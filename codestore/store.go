@@ -356,6 +356,30 @@ func (tx *dbTx) Rollback() error {
 	return err
 }
 
+// ended reports whether SQLite has ended the group-commit writer's
+// transaction on its own. Some errors (SQLITE_FULL, SQLITE_IOERR,
+// SQLITE_NOMEM, a trigger's RAISE(ROLLBACK)) roll the whole transaction
+// back, and a statement run after that would commit by itself. A
+// connection whose state cannot be read counts as ended. An admin
+// transaction (on a *sql.Tx) is never reported ended: update rolls it back
+// on any error.
+func (tx *dbTx) ended() bool {
+	conn, ok := tx.querier.(*sql.Conn)
+	if !ok {
+		return false
+	}
+	autocommit := true
+	err := conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("codestore: writer connection is a %T", dc)
+		}
+		autocommit = c.AutoCommit()
+		return nil
+	})
+	return err != nil || autocommit
+}
+
 // begin starts an immediate admin transaction (see retryBusy).
 func (s *Store) begin(ctx context.Context) (*dbTx, error) {
 	var tx *sql.Tx
