@@ -2,6 +2,7 @@ package codestore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"fmt"
 	"io"
@@ -50,6 +51,9 @@ func (s *Store) AddDevice(ctx context.Context, user string, nd NewDevice, admin 
 		if err != nil {
 			return err
 		}
+		if err := s.checkSecretUnused(ctx, tx, u, secret); err != nil {
+			return err
+		}
 		sealed, err := s.sealSecret(u.ID, secret)
 		if err != nil {
 			return err
@@ -73,6 +77,37 @@ func (s *Store) AddDevice(ctx context.Context, user string, nd NewDevice, admin 
 		return Device{}, nil, err
 	}
 	return d, secret, nil
+}
+
+// checkSecretUnused refuses a secret that one of u's devices already holds
+// (ErrExists): each device records the TOTP steps and HOTP counters it has
+// accepted, so a second device with the same secret would accept each of
+// its codes once more.
+func (s *Store) checkSecretUnused(ctx context.Context, tx *dbTx, u User, secret []byte) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, secret_enc FROM devices WHERE user_id = ?`, u.ID)
+	if err != nil {
+		return fmt.Errorf("codestore: add device: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var sealed []byte
+		if err := rows.Scan(&id, &sealed); err != nil {
+			return fmt.Errorf("codestore: add device: %w", err)
+		}
+		held, err := s.openSecret(u.ID, sealed)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(held, secret) == 1 {
+			return fmt.Errorf("codestore: add device: %s already has this secret as device %d (a second device would accept each code again; remove that one first): %w",
+				u.Name, id, ErrExists)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("codestore: add device: %w", err)
+	}
+	return nil
 }
 
 // Devices lists a user's devices; ErrNotFound when there is no such user.

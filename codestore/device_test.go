@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -330,5 +332,58 @@ func TestDeviceStateIsPerDevice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAddDeviceRefusesASecretTheUserHolds: a second device of one user
+// with a secret one of the user's devices holds (of either type) is
+// refused, with nothing added or audited, since it would accept each code
+// the first accepted once more; another user, another secret, or the same
+// secret once the first device is removed is fine.
+func TestAddDeviceRefusesASecretTheUserHolds(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	db.clock.Set(time.Unix(1_800_000_015, 0))
+	alice := db.mustUser(t, "alice")
+	db.mustUser(t, "bob")
+	first, _, err := db.AddDevice(ctx, "alice", NewDevice{Type: TOTP, Secret: rfcSecret}, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := totpAt(t, rfcSecret, db.clock.Now())
+	if _, ok, err := db.VerifyDeviceCode(ctx, alice.ID, code); err != nil || !ok {
+		t.Fatalf("first use = %v, %v", ok, err)
+	}
+	added := countAudit(t, db, "device.add")
+	for _, typ := range []DeviceType{TOTP, HOTP} {
+		_, _, err := db.AddDevice(ctx, "alice", NewDevice{Type: typ, Secret: rfcSecret, Label: "again"}, "root")
+		if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), fmt.Sprintf("device %d", first.ID)) {
+			t.Errorf("%s with alice's secret: %v, want ErrExists naming device %d", typ, err, first.ID)
+		}
+		if err != nil && strings.Contains(err.Error(), string(rfcSecret)) {
+			t.Errorf("error shows the secret: %v", err)
+		}
+	}
+	if devs, err := db.Devices(ctx, "alice"); err != nil || len(devs) != 1 {
+		t.Errorf("alice has %d devices (%v), want 1", len(devs), err)
+	}
+	if n := countAudit(t, db, "device.add"); n != added {
+		t.Errorf("%d device.add rows after the refusals, want %d", n, added)
+	}
+	if _, ok, err := db.VerifyDeviceCode(ctx, alice.ID, code); err != nil || ok {
+		t.Errorf("replayed code = %v, %v; want refused", ok, err)
+	}
+
+	if _, _, err := db.AddDevice(ctx, "bob", NewDevice{Type: TOTP, Secret: rfcSecret}, "root"); err != nil {
+		t.Errorf("bob with the same secret: %v", err)
+	}
+	if _, _, err := db.AddDevice(ctx, "alice", NewDevice{Type: TOTP, Secret: []byte("another secret of 20")}, "root"); err != nil {
+		t.Errorf("alice with another secret: %v", err)
+	}
+	if err := db.RemoveDevice(ctx, "alice", first.ID, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.AddDevice(ctx, "alice", NewDevice{Type: TOTP, Secret: rfcSecret}, "root"); err != nil {
+		t.Errorf("alice's secret again after removing its device: %v", err)
 	}
 }
