@@ -127,6 +127,10 @@ func (s *Store) issue(ctx context.Context, tx *dbTx, req IssueRequest) ([]Issued
 	return out, nil
 }
 
+// codeExistsMessage is the error of the trigger bypass_codes_no_replace
+// (migration 0004) for an insert that collides with a code.
+const codeExistsMessage = "bypass code already exists"
+
 // insertCode generates a code and inserts its hash, retrying when it
 // collides with another code of the same user.
 func (s *Store) insertCode(ctx context.Context, tx *dbTx, userID int64, admin string, uses, expires sql.NullInt64) (IssuedCode, error) {
@@ -140,7 +144,7 @@ func (s *Store) insertCode(ctx context.Context, tx *dbTx, userID int64, admin st
 			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
 			userID, s.codeHash(userID, code), tx.now.Unix(), admin, expires, uses).Scan(&id)
 		switch {
-		case isConstraint(err, sqlite3.ErrConstraintUnique), isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
+		case isConstraint(err, sqlite3.ErrConstraintTrigger) && strings.Contains(err.Error(), codeExistsMessage):
 			continue // same code as a live one: draw again
 		case isConstraint(err, sqlite3.ErrConstraintTrigger):
 			return IssuedCode{}, fmt.Errorf("codestore: issue refused by the store: %w: %w", ErrLimit, err)

@@ -72,7 +72,7 @@ func TestMigrationKeepsIDs(t *testing.T) {
 	if got := queryStrings(t, db, `SELECT 'code' || id FROM bypass_codes UNION ALL SELECT 'device' || id FROM devices ORDER BY 1`); got != "code5 code9 device4" {
 		t.Errorf("rows after the migration: %s, want code5 code9 device4", got)
 	}
-	const want = "bypass_codes_expires bypass_codes_hard_cap bypass_codes_insert_uses bypass_codes_no_raise bypass_codes_spent bypass_codes_user_hash devices_user"
+	const want = "bypass_codes_expires bypass_codes_hard_cap bypass_codes_insert_uses bypass_codes_no_raise bypass_codes_no_replace bypass_codes_spent bypass_codes_user_hash devices_user"
 	if got := queryStrings(t, db, `SELECT name FROM sqlite_master WHERE tbl_name IN ('bypass_codes', 'devices') AND type IN ('index', 'trigger') ORDER BY name`); got != want {
 		t.Errorf("indexes and triggers: %s, want %s", got, want)
 	}
