@@ -45,7 +45,7 @@ func TestIDsNeverReused(t *testing.T) {
 // TestMigrationKeepsIDs opens a database written by schema 2 (0001 and
 // 0002, rows with gaps in their ids): migration 0003 keeps every row and
 // id, the tables keep their indexes and rule triggers, and new ids start
-// above the old ones.
+// above the old ones; 0005 keeps a user's failure count.
 func TestMigrationKeepsIDs(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "radgate.db")
@@ -59,7 +59,7 @@ func TestMigrationKeepsIDs(t *testing.T) {
 	}
 	hash := func(b byte) string { return "x'" + hex.EncodeToString(bytes.Repeat([]byte{b}, 32)) + "'" }
 	stmts = append(stmts,
-		`INSERT INTO users (id, name, created_at) VALUES (1, 'alice', 0)`,
+		`INSERT INTO users (id, name, failures, failure_start, created_at) VALUES (1, 'alice', 2, 1800000000, 0)`,
 		`INSERT INTO devices (id, user_id, type, secret_enc, digits, period, created_at) VALUES (4, 1, 'totp', x'00', 6, 30, 0)`,
 		`INSERT INTO bypass_codes (id, user_id, code_hash, created_at, created_by, expires_at, uses_left) VALUES (5, 1, `+hash(5)+`, 0, 'root', 4000000000, 3)`,
 		`INSERT INTO bypass_codes (id, user_id, code_hash, created_at, created_by, expires_at, uses_left) VALUES (9, 1, `+hash(9)+`, 0, 'root', 4000000000, 1)`,
@@ -79,6 +79,10 @@ func TestMigrationKeepsIDs(t *testing.T) {
 	// A rule trigger still holds: a code's uses cannot be raised.
 	if _, err := db.db.Exec(`UPDATE bypass_codes SET uses_left = 10 WHERE id = 5`); err == nil || !strings.Contains(err.Error(), "cannot be raised") {
 		t.Errorf("raising uses after the migration: %v, want the rule 6 trigger", err)
+	}
+	// 0005 keeps a failure count and its time.
+	if got := queryStrings(t, db, `SELECT failures || '@' || last_failure_at FROM users`); got != "2@1800000000" {
+		t.Errorf("failures after the migration: %s, want 2@1800000000", got)
 	}
 	codes := db.mustIssue(t, IssueRequest{User: "alice", Count: 1, Uses: 1, TTL: time.Hour})
 	if codes[0].ID <= 9 {

@@ -116,7 +116,7 @@ func TestKeyFileMissingBesideData(t *testing.T) {
 		{name: "devices and codes"},
 		{name: "a user only", before: []string{`DELETE FROM devices`, `DELETE FROM bypass_codes`}},
 		{name: "key check row only", before: []string{`DELETE FROM bypass_codes`, `DELETE FROM devices`, `DELETE FROM users`}},
-		{name: "data from before the key check", before: []string{`DROP TABLE key_check`, `DELETE FROM schema_migrations WHERE version >= 2`}},
+		{name: "data from before the key check", before: backToSchema1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,12 +248,22 @@ func TestKeyFileReopen(t *testing.T) {
 	e.checkUsable(t, s)
 }
 
+// backToSchema1 turns a database of the current schema into one of
+// schema 1 with the same rows, for Open to migrate again: it undoes the
+// migrations after 0001 (0003 rebuilds its tables either way).
+var backToSchema1 = []string{
+	`DROP TABLE key_check`,
+	`DROP TRIGGER bypass_codes_no_replace`,
+	`ALTER TABLE users RENAME COLUMN last_failure_at TO failure_start`,
+	`DELETE FROM schema_migrations WHERE version >= 2`,
+}
+
 // TestKeyFileAdoptedByOldDatabase: a database from before the key check
 // (migration 0002) adopts the key it is opened with, the one that sealed
 // its data, and refuses any other key after.
 func TestKeyFileAdoptedByOldDatabase(t *testing.T) {
 	e := mustEnrol(t)
-	rawExec(t, e.path, `DROP TABLE key_check`, `DELETE FROM schema_migrations WHERE version >= 2`)
+	rawExec(t, e.path, backToSchema1...)
 	s, err := e.open(e.key)
 	if err != nil {
 		t.Fatalf("Open of a database from before the key check: %v", err)

@@ -10,8 +10,8 @@ import (
 const DefaultMaxFailures = 10
 
 // RecordFailure counts a failed second-factor attempt for the user and
-// reports whether the user is now locked. Failures older than r.Window are
-// forgotten (Window 0: never forgotten); reaching r.MaxFailures (0: 10)
+// reports whether the user is now locked. The count is forgotten once
+// r.Window passes with no failure (Window 0: never forgotten); reaching r.MaxFailures (0: 10)
 // locks the user until now+r.Duration, or, when Duration is 0, until an
 // admin unlocks. An expired lock is cleared and counting starts afresh.
 // ErrNotFound when there is no such user.
@@ -35,21 +35,23 @@ type failureState struct {
 	locked      bool
 	lockedUntil sql.NullInt64
 	failures    int
-	start       sql.NullInt64 // start of the failure window
+	last        sql.NullInt64 // the last counted failure
 }
 
 // nextFailure is f after one more failure at now under r (r.MaxFailures
 // set), for a user not locked at now: an expired lock is cleared and
-// counting starts afresh, as does a window older than r.Window.
+// counting starts afresh, as it does when r.Window has passed since the
+// last failure. So any r.MaxFailures failures within one window lock.
 func nextFailure(f failureState, now time.Time, r LockoutRules) failureState {
 	if f.locked {
 		f = failureState{}
 	}
 	t := now.Unix()
-	if !f.start.Valid || (r.Window > 0 && t-f.start.Int64 >= int64(r.Window.Seconds())) {
-		f.failures, f.start = 0, sql.NullInt64{Int64: t, Valid: true}
+	if !f.last.Valid || (r.Window > 0 && t-f.last.Int64 >= int64(r.Window.Seconds())) {
+		f.failures = 0
 	}
 	f.failures++
+	f.last = sql.NullInt64{Int64: t, Valid: true}
 	f.lockedUntil = sql.NullInt64{}
 	if f.failures >= r.MaxFailures {
 		f.locked = true

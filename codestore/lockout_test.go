@@ -19,6 +19,11 @@ func TestLockout(t *testing.T) {
 	}{
 		{"locks at max within window", rules, []time.Duration{0, time.Minute, time.Minute}, []bool{false, false, true}},
 		{"old failures forgotten", rules, []time.Duration{0, time.Minute, 15 * time.Minute, time.Minute}, []bool{false, false, false, false}},
+		// The window runs from the last failure: max failures within one
+		// window lock even when the first failure of the run is older.
+		{"window from the last failure", LockoutRules{MaxFailures: 3, Window: time.Hour},
+			[]time.Duration{0, 59 * time.Minute, 61 * time.Second}, []bool{false, false, true}},
+		{"failures closer than the window lock", rules, []time.Duration{0, 14 * time.Minute, 14 * time.Minute}, []bool{false, false, true}},
 		{"window zero never forgets", LockoutRules{MaxFailures: 2}, []time.Duration{0, 1000 * time.Hour}, []bool{false, true}},
 		{"default max failures 10", LockoutRules{Window: time.Hour}, []time.Duration{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, []bool{false, false, false, false, false, false, false, false, false, true}},
 	}

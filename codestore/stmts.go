@@ -20,11 +20,11 @@ const (
 		RETURNING id`
 	qInsertAudit = `INSERT INTO audit_log (time, actor, action, user_name, client, result, reason, detail)
 		VALUES ` + auditRow
-	qResetFailures = `UPDATE users SET failures = 0, failure_start = NULL,
+	qResetFailures = `UPDATE users SET failures = 0, last_failure_at = NULL,
 			locked = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN 0 ELSE locked END,
 			locked_until = CASE WHEN locked = 1 AND locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END
-			WHERE id = ? AND (failures <> 0 OR failure_start IS NOT NULL OR locked = 1)`
-	qSetFailures  = `UPDATE users SET locked = ?, locked_until = ?, failures = ?, failure_start = ? WHERE id = ?`
+			WHERE id = ? AND (failures <> 0 OR last_failure_at IS NOT NULL OR locked = 1)`
+	qSetFailures  = `UPDATE users SET locked = ?, locked_until = ?, failures = ?, last_failure_at = ? WHERE id = ?`
 	qTOTPStep     = `UPDATE devices SET last_step = ?, last_used_at = ? WHERE id = ? AND last_step < ?`
 	qHOTPCounter  = `UPDATE devices SET counter = ?, last_used_at = ? WHERE id = ? AND counter = ?`
 	qDeviceStates = `SELECT id, type, secret_enc, digits, period, counter, last_step

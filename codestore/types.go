@@ -125,7 +125,7 @@ type CodeRules struct {
 // LockoutRules configure second-factor lockout.
 type LockoutRules struct {
 	MaxFailures int           // failures that lock, default 10
-	Window      time.Duration // failures older than this are forgotten
+	Window      time.Duration // a count with no failure for this long is forgotten
 	Duration    time.Duration // 0: until unlocked by an admin
 }
 

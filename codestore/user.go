@@ -199,7 +199,7 @@ func (s *Store) Unlock(ctx context.Context, name, admin string) error {
 		return err
 	}
 	return s.update(ctx, func(tx *dbTx) error {
-		if err := execOne(ctx, tx, name, `UPDATE users SET locked = 0, locked_until = NULL, failures = 0, failure_start = NULL
+		if err := execOne(ctx, tx, name, `UPDATE users SET locked = 0, locked_until = NULL, failures = 0, last_failure_at = NULL
 			WHERE name = ?`, name); err != nil {
 			return err
 		}

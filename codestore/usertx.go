@@ -43,12 +43,12 @@ type UserTx interface {
 // are cached, so a stream of unknown names cannot grow it.
 const maxCachedUsers = 65536
 
-// userState is what the writer knows of one user: the row, the start of
-// the failure window and the enabled devices, by id.
+// userState is what the writer knows of one user: the row, the time of
+// the last counted failure and the enabled devices, by id.
 type userState struct {
-	user         User
-	failureStart sql.NullInt64
-	devices      []deviceState
+	user        User
+	lastFailure sql.NullInt64
+	devices     []deviceState
 }
 
 // userCache is the writer's copy of the user rows and enabled devices it
@@ -146,7 +146,7 @@ func (s *Store) cachedUser(tx *dbTx, name string) (*userState, error) {
 func readUserState(tx *dbTx, where string, arg any) (*userState, error) {
 	var st userState
 	var err error
-	st.user, err = scanUser(tx.QueryRowContext(tx.ctx, `SELECT `+userColumns+`, failure_start FROM users WHERE `+where, arg), &st.failureStart)
+	st.user, err = scanUser(tx.QueryRowContext(tx.ctx, `SELECT `+userColumns+`, last_failure_at FROM users WHERE `+where, arg), &st.lastFailure)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -257,14 +257,14 @@ func (t *userTx) RecordFailure(r LockoutRules) (bool, error) {
 	if u.IsLocked(t.tx.now) {
 		return true, nil // still locked: nothing more to count
 	}
-	next := nextFailure(failureState{locked: u.Locked, lockedUntil: nullUnix(u.LockedUntil), failures: u.Failures, start: t.st.failureStart}, t.tx.now, r)
+	next := nextFailure(failureState{locked: u.Locked, lockedUntil: nullUnix(u.LockedUntil), failures: u.Failures, last: t.st.lastFailure}, t.tx.now, r)
 	_, err := t.tx.stmt(t.s.wstmts.setFailures).ExecContext(t.tx.ctx,
-		next.locked, next.lockedUntil, next.failures, next.start, u.ID)
+		next.locked, next.lockedUntil, next.failures, next.last, u.ID)
 	if err != nil {
 		return false, t.failed(fmt.Errorf("codestore: record failure: %w", err))
 	}
 	u.Locked, u.LockedUntil, u.Failures = next.locked, unixTime(next.lockedUntil), next.failures
-	t.st.failureStart = next.start
+	t.st.lastFailure = next.last
 	return next.locked, nil
 }
 
@@ -273,7 +273,7 @@ func (t *userTx) ResetFailures() error {
 		return nil
 	}
 	u := &t.st.user
-	if u.Failures == 0 && !t.st.failureStart.Valid && !u.Locked {
+	if u.Failures == 0 && !t.st.lastFailure.Valid && !u.Locked {
 		return nil // the common case: nothing to clear, nothing written
 	}
 	now := t.tx.now.Unix()
@@ -282,7 +282,7 @@ func (t *userTx) ResetFailures() error {
 	}
 	// As the statement: a lock still in force is kept, an expired one
 	// cleared.
-	u.Failures, t.st.failureStart = 0, sql.NullInt64{}
+	u.Failures, t.st.lastFailure = 0, sql.NullInt64{}
 	if u.Locked && !u.LockedUntil.IsZero() && u.LockedUntil.Unix() <= now {
 		u.Locked, u.LockedUntil = false, time.Time{}
 	}

@@ -302,7 +302,8 @@ type Lockout struct {
 	// MaxFailures is the failed attempts within Window that lock a user.
 	// Default 10.
 	MaxFailures int
-	// Window is the period failures are counted over. Default 15m.
+	// Window is how long the failure count lasts after the last failure;
+	// any MaxFailures failures within one Window lock. Default 15m.
 	Window time.Duration
 	// Duration is how long a lock lasts; 0 means until
 	// "radiusctl user unlock". Default 15m.
