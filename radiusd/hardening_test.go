@@ -233,3 +233,22 @@ func TestReceiveBufferCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionLogIsOneLine: a User-Name holding a newline and a forged
+// log entry is logged Go-quoted on the decision's own line, so the text
+// log gains exactly one line and no forged entry.
+func TestDecisionLogIsOneLine(t *testing.T) {
+	logger, logs := bufferLogger()
+	d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
+		return policy.Decision{Result: policy.Reject, Reason: policy.ReasonBadCode}, nil
+	}}
+	h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}, Logger: logger}, d)
+	conn := h.dial("127.0.0.1:0")
+	const forged = "[INFO]  radiusd: decision: user=admin result=accept"
+	req := encodeReq(t, newRequest(t, testSecret, "mallory\n"+forged, "pw"), true)
+	checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessReject)
+	out := strings.TrimSuffix(logs.String(), "\n")
+	if lines := strings.Split(out, "\n"); len(lines) != 1 || !strings.Contains(lines[0], `user="\"mallory\n[INFO]`) {
+		t.Fatalf("log of one decision:\n%s\nwant one line with the user quoted", out)
+	}
+}

@@ -549,7 +549,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	dec, err := st.decider.Decide(s.baseCtx, pr.req)
 	if err != nil {
 		s.stats.decideErr.Add(1)
-		s.logger.Error("policy failed, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
+		s.logger.Error("policy failed, rejecting", "client", c.Name, "user", radattr.Printable(pr.req.UserName), "error", err)
 		dec = serverReject(reasonPolicyError, pr.req.UserName)
 	}
 
@@ -567,7 +567,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		}
 		state, err = s.challenges.add(c.Name, pr.req.UserName, user, dec.Attributes, s.now())
 		if err != nil {
-			s.logger.Error("cannot issue challenge, rejecting", "client", c.Name, "user", pr.req.UserName, "error", err)
+			s.logger.Error("cannot issue challenge, rejecting", "client", c.Name, "user", radattr.Printable(pr.req.UserName), "error", err)
 			dec = serverReject(reasonChallengesFull, dec.UserName)
 			state = nil
 		} else {
@@ -580,7 +580,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	resp, err := encodeResponse(code, pkt[1], pkt[4:headerLength], c.key, dec.ReplyMessage, state, attrs, pr.proxyStates)
 	if err != nil {
 		dropRequest()
-		s.logger.Error("cannot encode response", "client", c.Name, "user", pr.req.UserName, "error", err)
+		s.logger.Error("cannot encode response", "client", c.Name, "user", radattr.Printable(pr.req.UserName), "error", err)
 		s.drop(dropEncodeFailed)
 		return
 	}
@@ -619,7 +619,7 @@ func (s *Server) logDecision(c *Client, src netip.AddrPort, req policy.Request, 
 	args := []interface{}{
 		"client", c.Name,
 		"src", src.String(),
-		"user", user,
+		"user", radattr.Printable(user),
 		"auth_type", req.AuthType.String(),
 		"result", dec.Result.String(),
 		"reason", string(dec.Reason),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/policy"
+	"github.com/radgate/radgate/radattr"
 )
 
 func (a *app) auditCommand() *cobra.Command {
@@ -90,9 +91,17 @@ func auditRow(e codestore.AuditEvent) (any, []string) {
 		"id": e.ID, "time": timeJSON(e.Time), "actor": e.Actor, "action": e.Action,
 		"user": e.User, "client": e.Client, "result": e.Result, "reason": e.Reason, "detail": e.Detail,
 	}
-	return obj, []string{timeCell(e.Time, "-"), e.Actor, e.Action, dash(e.User), dash(e.Client),
-		dash(e.Result), dash(e.Reason), dash(e.Detail)}
+	return obj, []string{timeCell(e.Time, "-"), cell(e.Actor), cell(e.Action), cell(e.User), cell(e.Client),
+		cell(e.Result), cell(e.Reason), cell(e.Detail)}
 }
+
+// cell is an audit table cell for s: "-" when empty, else s through
+// radattr.Printable. The user of a login event is the User-Name as the
+// NAS sent it, so a newline, TAB or escape sequence in it would forge a
+// row, split a column or steer the terminal; --json needs no such care.
+// The other columns pass through it too: the actor is whatever --admin
+// said, and a cell that is already printable comes back unchanged.
+func cell(s string) string { return radattr.Printable(dash(s)) }
 
 func dash(s string) string {
 	if s == "" {
