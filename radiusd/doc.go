@@ -27,6 +27,7 @@
 //	   ▼  (worker, panics recovered)
 //	6 build policy.Request ─ User-Password, AuthType, State lookup (single use)
 //	   │                     bad User-Password ────────── drop (malformed_password)
+//	   │                     no room for an answer ────── drop (encode_failed)
 //	   ▼
 //	7 Decider.Decide ─── error ──▶ Access-Reject (fail closed)
 //	   │                 Challenge ──▶ new State (32 random bytes), bound to

@@ -3,6 +3,7 @@ package radiusd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"layeh.com/radius"
@@ -128,5 +129,95 @@ func TestChallengeKeepsAttributes(t *testing.T) {
 	}
 	if string(rp.Get(25)) != "from-upstream" {
 		t.Errorf("Accept Class = %q", rp.Get(25))
+	}
+}
+
+// fullProxyStates adds n Proxy-State attributes of 253 bytes to p, as a
+// chain of proxies might, and returns them.
+func fullProxyStates(p *radius.Packet, n int) [][]byte {
+	var out [][]byte
+	for i := range n {
+		ps := bytes.Repeat([]byte{byte('a' + i)}, radattr.MaxValueLen)
+		p.Add(attrProxyState, ps)
+		out = append(out, ps)
+	}
+	return out
+}
+
+// TestRequestWithNoRoomForAnAnswerNotDecided: a request whose Proxy-States
+// and the client's reply attributes leave no room for an answer (4,096
+// bytes at most) is dropped before it is decided, so no code is spent for
+// an Accept that could not be sent; one with room is answered, every
+// Proxy-State echoed.
+func TestRequestWithNoRoomForAnAnswerNotDecided(t *testing.T) {
+	for _, tt := range []struct {
+		proxyStates int
+		answered    bool
+	}{{proxyStates: 12, answered: true}, {proxyStates: 15}} {
+		t.Run(fmt.Sprint(tt.proxyStates), func(t *testing.T) {
+			d := &fakeDecider{}
+			c := testClient("nas", "127.0.0.1/32", testSecret)
+			c.Reply = []radattr.Attribute{{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}}
+			h := newHarness(t, Config{Clients: []Client{c}}, d)
+			conn := h.dial("127.0.0.1:0")
+			p := newRequest(t, testSecret, "alice", "pw,123456")
+			proxyStates := fullProxyStates(p, tt.proxyStates)
+			req := encodeReq(t, p, true)
+			if !tt.answered {
+				send(t, conn, req)
+				h.expectDrop(DropEncodeFailed)
+				expectSilence(t, conn)
+				if n := len(d.Calls()); n != 0 {
+					t.Fatalf("decided %d times, want 0", n)
+				}
+				return
+			}
+			rp := checkResponse(t, exchange(t, conn, req), req, testSecret, radius.CodeAccessAccept)
+			if got := rp.Attributes; countType(rp, attrProxyState) != len(proxyStates) {
+				t.Fatalf("%d Proxy-States in the answer, want %d: %v", countType(rp, attrProxyState), len(proxyStates), got)
+			}
+		})
+	}
+}
+
+// TestAcceptDropsCopiedAttributesThatDoNotFit: an Access-Accept keeps the
+// client's reply attributes and every Proxy-State, and as many of the
+// decision's copied attributes as still fit in 4,096 bytes, in order.
+func TestAcceptDropsCopiedAttributesThatDoNotFit(t *testing.T) {
+	var classes []radattr.Attribute
+	for i := range 8 {
+		classes = append(classes, radattr.Attribute{Type: 25, Value: bytes.Repeat([]byte{byte('0' + i)}, radattr.MaxValueLen)})
+	}
+	d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
+		return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: classes}, nil
+	}}
+	c := testClient("nas", "127.0.0.1/32", testSecret)
+	filter := radattr.Attribute{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}
+	c.Reply = []radattr.Attribute{filter}
+	h := newHarness(t, Config{Clients: []Client{c}}, d)
+	conn := h.dial("127.0.0.1:0")
+	p := newRequest(t, testSecret, "alice", "pw,123456")
+	proxyStates := fullProxyStates(p, 8)
+	req := encodeReq(t, p, true)
+	resp := exchange(t, conn, req)
+	rp := checkResponse(t, resp, req, testSecret, radius.CodeAccessAccept)
+	if got := rp.Get(11); !bytes.Equal(got, filter.Value) {
+		t.Errorf("Filter-Id = %q, want the client's", got)
+	}
+	// 20 + 18 + 202 + 8 × 255 Proxy-State leave room for 7 of the 8 Classes.
+	if n := countType(rp, 25); n != 7 {
+		t.Errorf("%d Class attributes, want the 7 that fit", n)
+	}
+	for i, a := range rp.Attributes {
+		if a.Type == 25 && !bytes.Equal(a.Attribute, classes[i-2].Value) {
+			t.Errorf("attribute %d is %q, want Class %d in order", i, a.Attribute[:1], i-2)
+		}
+	}
+	var tail []byte
+	for _, ps := range proxyStates {
+		tail = append(append(tail, attrProxyState, byte(2+len(ps))), ps...)
+	}
+	if len(resp) > maxPacketLength || !bytes.HasSuffix(resp, tail) {
+		t.Errorf("answer of %d bytes does not end with the 8 Proxy-States", len(resp))
 	}
 }

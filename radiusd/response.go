@@ -16,25 +16,15 @@ import (
 // attrs (reply and pass-through attributes), then the request's
 // Proxy-State attributes unchanged and in order.
 func encodeResponse(code radius.Code, id byte, reqAuth []byte, key *radwire.Key, replyMessage string, state []byte, attrs []radattr.Attribute, proxyStates [][]byte) ([]byte, error) {
-	size := headerLength + 2 + maLength
-	for rest := len(replyMessage); rest > 0; rest -= radattr.MaxValueLen {
-		size += 2 + min(rest, radattr.MaxValueLen)
-	}
-	if state != nil {
-		if len(state) > radattr.MaxValueLen {
-			return nil, fmt.Errorf("radiusd: state too long: %w", errEncode)
-		}
-		size += 2 + len(state)
+	if len(state) > radattr.MaxValueLen {
+		return nil, fmt.Errorf("radiusd: state too long: %w", errEncode)
 	}
 	for _, a := range attrs {
 		if len(a.Value) > radattr.MaxValueLen {
 			return nil, fmt.Errorf("radiusd: attribute %d too long: %w", a.Type, errEncode)
 		}
-		size += 2 + len(a.Value)
 	}
-	for _, ps := range proxyStates {
-		size += 2 + len(ps)
-	}
+	size := responseSize(replyMessage, state, attrs, proxyStates)
 	if size > maxPacketLength {
 		return nil, fmt.Errorf("radiusd: response of %d bytes exceeds %d: %w", size, maxPacketLength, errEncode)
 	}
@@ -66,4 +56,52 @@ func encodeResponse(code radius.Code, id byte, reqAuth []byte, key *radwire.Key,
 	}
 	signResponse(key, pkt, reqAuth, maOffset)
 	return pkt, nil
+}
+
+// responseSize is the size of the response encodeResponse builds from
+// these parts.
+func responseSize(replyMessage string, state []byte, attrs []radattr.Attribute, proxyStates [][]byte) int {
+	size := headerLength + 2 + maLength
+	for rest := len(replyMessage); rest > 0; rest -= radattr.MaxValueLen {
+		size += 2 + min(rest, radattr.MaxValueLen)
+	}
+	if state != nil {
+		size += 2 + len(state)
+	}
+	for _, a := range attrs {
+		size += 2 + len(a.Value)
+	}
+	for _, ps := range proxyStates {
+		size += 2 + len(ps)
+	}
+	return size
+}
+
+// longestPrompt stands for the longest Reply-Message answerFits allows
+// for: one attribute.
+var longestPrompt = string(make([]byte, radattr.MaxValueLen))
+
+// answerFits reports whether an answer to a request from c that carries
+// proxyStates always fits in one packet: the header, the
+// Message-Authenticator, a Reply-Message of up to one attribute, a State,
+// c's reply attributes and the echoed Proxy-States. A request that fails
+// it is dropped before it is decided, so that no code is spent, and no
+// failure counted, for an answer that could not be sent.
+func answerFits(c *Client, proxyStates [][]byte) bool {
+	return responseSize(longestPrompt, nil, c.Reply, proxyStates)+2+stateLength <= maxPacketLength
+}
+
+// fitAccept returns the attributes of an Access-Accept: c's reply
+// attributes, then those of extra (the decision's) that Merge keeps, as
+// many as fit beside replyMessage and proxyStates; dropped counts the rest.
+func fitAccept(c *Client, extra []radattr.Attribute, replyMessage string, proxyStates [][]byte) (attrs []radattr.Attribute, dropped int) {
+	attrs = radattr.Merge(c.Reply, extra)
+	size := responseSize(replyMessage, nil, attrs, proxyStates)
+	for size > maxPacketLength && len(attrs) > len(c.Reply) {
+		last := attrs[len(attrs)-1]
+		attrs = attrs[:len(attrs)-1]
+		size -= 2 + len(last.Value)
+		dropped++
+	}
+	return attrs, dropped
 }

@@ -544,6 +544,12 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		s.dropLimited(dropMalformedPassword, s.malformedLog, "malformed user-password dropped", "client", c.Name, "src", src.String())
 		return
 	}
+	if !answerFits(c, pr.proxyStates) {
+		dropRequest()
+		s.dropLimited(dropEncodeFailed, s.malformedLog, "request dropped undecided: its Proxy-States leave no room for an answer",
+			"client", c.Name, "src", src.String())
+		return
+	}
 	s.stats.requests.Add(1)
 
 	dec, err := st.decider.Decide(s.baseCtx, pr.req)
@@ -559,7 +565,10 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	switch dec.Result {
 	case policy.Accept:
 		code = radius.CodeAccessAccept
-		attrs = radattr.Merge(c.Reply, dec.Attributes)
+		var dropped int
+		if attrs, dropped = fitAccept(c, dec.Attributes, dec.ReplyMessage, pr.proxyStates); dropped > 0 {
+			s.logger.Warn("copied reply attributes left out: no room beside the Proxy-States", "client", c.Name, "dropped", dropped)
+		}
 	case policy.Challenge:
 		user := dec.UserName
 		if user == "" {

@@ -17,7 +17,7 @@ const (
 	DropDuplicate            DropReason = "duplicate"                     // retransmission of a request that got no reply
 	DropOverload             DropReason = "overload"                      // max_inflight requests already in progress
 	DropMalformedPassword    DropReason = "malformed_password"            // User-Password cannot be decoded
-	DropEncodeFailed         DropReason = "encode_failed"                 // response could not be built
+	DropEncodeFailed         DropReason = "encode_failed"                 // response could not be built, or would not fit
 	DropPanic                DropReason = "panic"                         // the request handler panicked
 	DropRateLimited          DropReason = "rate_limited"                  // the source spent its reject allowance
 )
