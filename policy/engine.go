@@ -333,7 +333,19 @@ func (e *Engine) secondStep(ctx context.Context, client, name, code string, chal
 		d.audited = false
 		return d
 	}
-	return e.storeFault(err, log)
+	fault := e.storeFault(err, log)
+	if decided && errors.Is(err, codestore.ErrBusy) {
+		// The deadline ended the wait after the transaction ran, not the
+		// transaction: its batch may still commit, with d and its audit
+		// row. Say so in this decision's row, so that both can be read
+		// together.
+		inner := e.auditEvent(client, d)
+		fault.inDoubt = "in_doubt=" + inner.Result + "/" + inner.Reason
+		if inner.Detail != "" {
+			fault.inDoubt += " " + inner.Detail
+		}
+	}
+	return fault
 }
 
 // afterPrimary applies the user checks in order (unknown, disabled,
@@ -509,6 +521,8 @@ func (e *Engine) auditEvent(client string, d Decision) codestore.AuditEvent {
 		Reason: string(d.Reason),
 	}
 	switch {
+	case d.inDoubt != "":
+		ev.Detail = d.inDoubt
 	case d.DeviceID != 0:
 		ev.Detail = "device=" + strconv.FormatInt(d.DeviceID, 10)
 	case d.CodeID != 0:

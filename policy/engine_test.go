@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -748,5 +749,48 @@ func TestDecideConcurrent(t *testing.T) {
 	}
 	if accepts != 1 {
 		t.Errorf("%d accepts for one single-use code, want 1", accepts)
+	}
+}
+
+// TestInDoubtWriteNamedInAudit: when the wait for a second-factor
+// transaction ends at the deadline after the transaction ran (ErrBusy
+// from WithUser once fn ran), its batch may still commit with its own
+// decision and audit row. The store_unavailable row then names that
+// decision, so that the two rows can be read together; a transaction that
+// failed outright (a COMMIT error) is not in doubt.
+func TestInDoubtWriteNamedInAudit(t *testing.T) {
+	late := fmt.Errorf("codestore: write: %w: %w", codestore.ErrBusy, context.DeadlineExceeded)
+	safe := func(c *Config) { c.Failmode = FailSafe }
+	tests := []struct {
+		name       string
+		cfg        func(*Config)
+		commitErr  error
+		req        Request
+		wantResult Result
+		wantDetail string
+	}{
+		{"bypass code in doubt", nil, late, pap(ModeConcat, "alice", "alice-pw,987654321"), Reject, "in_doubt=accept/bypass_code code=21"},
+		{"device code in doubt", nil, late, pap(ModeConcat, "alice", "alice-pw,123456"), Reject, "in_doubt=accept/device_code device=11"},
+		{"wrong code in doubt", nil, late, pap(ModeConcat, "alice", "alice-pw,000000"), Reject, "in_doubt=reject/bad_code"},
+		{"failmode safe in doubt", safe, late, pap(ModeConcat, "alice", "alice-pw,987654321"), Accept, "in_doubt=accept/bypass_code code=21"},
+		{"commit failed", nil, errDown, pap(ModeConcat, "alice", "alice-pw,987654321"), Reject, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store, prim := newFixture()
+			store.fail = map[string]error{"WithUser.commit": tt.commitErr}
+			cfg := DefaultConfig()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			e := NewEngine(cfg, store, prim, nil)
+			d, err := e.Decide(context.Background(), tt.req)
+			if err != nil || d.Result != tt.wantResult {
+				t.Fatalf("decision %s/%s, %v; want %s", d.Result, d.Reason, err, tt.wantResult)
+			}
+			if n := len(store.audits); n != 1 || store.audits[0].Detail != tt.wantDetail {
+				t.Fatalf("audit rows %+v, want one with detail %q", store.audits, tt.wantDetail)
+			}
+		})
 	}
 }

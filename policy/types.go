@@ -165,4 +165,7 @@ type Decision struct {
 	// transaction, so Decide does not queue it. Always false once Decide
 	// returns.
 	audited bool
+	// inDoubt is the audit detail of a store fault that came after the
+	// decision's transaction ran: that decision may still commit.
+	inDoubt string
 }
