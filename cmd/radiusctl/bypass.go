@@ -133,6 +133,15 @@ func (a *app) issue(ctx context.Context, store *codestore.Store, req codestore.I
 	if err != nil {
 		return err
 	}
+	replaced := 0
+	if req.Replace {
+		// Only for the message of a failed output: what --replace took.
+		old, err := store.BypassCodes(ctx, req.User)
+		if err != nil {
+			return err
+		}
+		replaced = len(old)
+	}
 	codes, err := store.IssueBypassCodes(ctx, req)
 	if err != nil {
 		return err
@@ -151,18 +160,20 @@ func (a *app) issue(ctx context.Context, store *codestore.Store, req codestore.I
 		}
 		obj := map[string]any{"id": c.ID, "code": c.Code, "uses": c.Uses, "expires_at": timeJSON(c.ExpiresAt)}
 		if err := enc.Encode(obj); err != nil {
-			return a.unshown(ctx, store, u.Name, codes, err)
+			return a.unshown(ctx, store, u.Name, codes, replaced, err)
 		}
 	}
 	if _, err := a.stdout.Write(out.Bytes()); err != nil {
-		return a.unshown(ctx, store, u.Name, codes, err)
+		return a.unshown(ctx, store, u.Name, codes, replaced, err)
 	}
 	return nil
 }
 
 // unshown revokes codes that were issued but could not be shown, and
 // returns the error to report. It never puts a code in the error, only ids.
-func (a *app) unshown(ctx context.Context, store *codestore.Store, user string, codes []codestore.IssuedCode, werr error) error {
+// replaced is how many codes --replace revoked with the issue: they are
+// gone either way, which the message says.
+func (a *app) unshown(ctx context.Context, store *codestore.Store, user string, codes []codestore.IssuedCode, replaced int, werr error) error {
 	ids := make([]int64, len(codes))
 	for i, c := range codes {
 		ids[i] = c.ID
@@ -194,7 +205,11 @@ func (a *app) unshown(ctx context.Context, store *codestore.Store, user string, 
 		return fmt.Errorf("bypass issue: could not show the codes (%v), and revoking them failed (%v): they remain live; revoke them with: radiusctl bypass revoke %s %s",
 			werr, err, user, strings.Join(idText, " "))
 	}
-	return fmt.Errorf("bypass issue: could not show the codes (%v); the %d code(s) just issued were revoked", werr, len(codes))
+	msg := fmt.Sprintf("bypass issue: could not show the codes (%v); the %d code(s) just issued were revoked", werr, len(codes))
+	if replaced > 0 {
+		msg += fmt.Sprintf(", and the %d they replaced were revoked by --replace: %s has no bypass code now", replaced, user)
+	}
+	return errors.New(msg)
 }
 
 func codeRow(c codestore.BypassCode) (any, []string) {

@@ -135,6 +135,22 @@ func TestBypassIssueRevokesCodesItCannotShow(t *testing.T) {
 	}
 }
 
+// With --replace the old codes are revoked with the issue; when the new
+// ones cannot be shown either, the message says the user has none left.
+func TestBypassIssueReplaceSaysTheOldCodesAreGone(t *testing.T) {
+	e := newCtlEnv(t, "")
+	e.mustCtl("user", "add", "alice")
+	e.mustCtl("device", "add", "alice", "--type", "totp")
+	e.mustCtl("bypass", "issue", "alice", "--count", "2")
+	stderr := e.failStdout(t, "bypass", "issue", "alice", "--replace")
+	if !strings.Contains(stderr, "the 2 they replaced were revoked by --replace: alice has no bypass code now") {
+		t.Errorf("stderr %q does not say the replaced codes are gone", stderr)
+	}
+	if list := e.mustCtl("bypass", "list", "alice", "--json"); list != "" {
+		t.Errorf("live codes: %s", list)
+	}
+}
+
 // A device whose secret could not be shown must not stay enrolled: nobody
 // holds it, yet it would let the user's bypass codes work (rule 3).
 func TestDeviceAddRemovesDeviceItCannotShow(t *testing.T) {
@@ -185,11 +201,14 @@ func TestUserAddRefusesNamesThatCannotLogIn(t *testing.T) {
 		{name: "none keeps case", policy: `username_normalization = "none"`, user: "Alice"},
 		{name: "default keeps realm", user: "bob@corp.example"},
 		{name: "inner space", user: "john smith"},
-		{name: "tab", user: "al\tice", wantCode: 1, wantErr: "control character"},
+		{name: "tab", user: "al\tice", wantCode: 1, wantErr: "control, formatting or invisible character"},
+		{name: "right-to-left override", user: "a\u202eb", wantCode: 1, wantErr: "invisible character"},
+		{name: "zero-width space", user: "a\u200bb", wantCode: 1, wantErr: "invisible character"},
+		{name: "non-ASCII letters", user: "José"},
 		{name: "newline", user: "alice\n", wantCode: 1, wantErr: "white space"},
 		{name: "leading space", user: " alice", wantCode: 1, wantErr: "white space"},
 		{name: "trailing space", user: "alice ", wantCode: 1, wantErr: "white space"},
-		{name: "delete char", user: "ali\x7fce", wantCode: 1, wantErr: "control character"},
+		{name: "delete char", user: "ali\x7fce", wantCode: 1, wantErr: "invisible character"},
 		{name: "not utf8", user: "ali\xffce", wantCode: 1, wantErr: "UTF-8"},
 	}
 	for _, tc := range tests {
@@ -304,6 +323,51 @@ func TestBypassIssueNamesCodesItCouldNotRevoke(t *testing.T) {
 	}
 }
 
+// Bad device settings are usage errors (exit 2) and enrol nothing: a
+// period over an hour, a label that would split a table row.
+func TestDeviceAddRefusesBadSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"period over an hour", []string{"--period", "3601"}, "--period must be 1 to 3600 seconds"},
+		{"label with a newline", []string{"--label", "x\ny"}, `--label "x\ny" contains a control`},
+		{"label with a tab", []string{"--label", "x\ty"}, "--label"},
+		{"label with a zero-width space", []string{"--label", "a\u200bb"}, "invisible character"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newCtlEnv(t, "")
+			e.mustCtl("user", "add", "alice")
+			code, _, stderr := e.ctl(append([]string{"device", "add", "alice", "--type", "totp"}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.wantErr)
+			}
+			if list := e.mustCtl("device", "list", "alice", "--json"); list != "" {
+				t.Errorf("devices: %s", list)
+			}
+		})
+	}
+}
+
+// A password longer than a RADIUS User-Password can carry (128 bytes) is
+// refused: the user could never log in with it.
+func TestUserAddRefusesAPasswordNoLoginCanCarry(t *testing.T) {
+	e := newCtlEnv(t, "")
+	var errb bytes.Buffer
+	full := []string{"--config", e.config, "--admin", "tester", "user", "add", "alice", "--password-stdin"}
+	if code := run(full, strings.NewReader(strings.Repeat("x", 129)+"\n"), io.Discard, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "the password is 129 bytes; a RADIUS User-Password carries at most 128") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	if users := e.mustCtl("user", "list", "--json"); users != "" {
+		t.Errorf("users: %s", users)
+	}
+	if code := run(full, strings.NewReader(strings.Repeat("x", 128)+"\n"), io.Discard, &errb); code != 0 {
+		t.Errorf("128 bytes: exit %d, stderr %q", code, errb.String())
+	}
+}
+
 // An error that lists several problems still takes one line on stderr.
 func TestErrorIsOneLine(t *testing.T) {
 	e := newCtlEnv(t, `failmode = "open"
@@ -315,5 +379,12 @@ func TestErrorIsOneLine(t *testing.T) {
 	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "radiusctl: ") ||
 		!strings.Contains(stderr, "failmode") || !strings.Contains(stderr, "challenge_timeout") {
 		t.Fatalf("stderr %q, want one line naming both problems", stderr)
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	in := "unknown command \"lst\" for \"radiusctl user\"\n\nDid you mean this?\n\tlist\n"
+	if got, want := oneLine(in), `unknown command "lst" for "radiusctl user"; Did you mean this?; list`; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
 	}
 }

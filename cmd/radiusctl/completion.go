@@ -19,14 +19,21 @@ completions.`,
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		RunE: func(c *cobra.Command, args []string) error {
 			root := c.Root()
+			var err error
 			switch args[0] {
 			case "bash":
-				return root.GenBashCompletionV2(a.stdout, true)
+				err = root.GenBashCompletionV2(a.stdout, true)
 			case "zsh":
-				return root.GenZshCompletion(a.stdout)
+				err = root.GenZshCompletion(a.stdout)
 			default:
-				return root.GenFishCompletion(a.stdout, true)
+				err = root.GenFishCompletion(a.stdout, true)
 			}
+			if err != nil {
+				// A script that could not be written is a failure, not a
+				// usage error.
+				return commandError{err}
+			}
+			return nil
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/radgate/radgate/codestore"
+	"github.com/radgate/radgate/radattr"
 )
 
 // otpIssuer names radgate in authenticator apps.
@@ -136,8 +137,11 @@ func newDevice(kind, label, secret string, digits, period int) (codestore.NewDev
 	if digits < 6 || digits > 8 {
 		return d, usagef("device add: --digits must be 6, 7 or 8")
 	}
-	if period < 1 {
-		return d, usagef("device add: --period must be at least 1 second")
+	if period < 1 || period > 3600 {
+		return d, usagef("device add: --period must be 1 to 3600 seconds")
+	}
+	if radattr.Printable(label) != label {
+		return d, usagef("device add: --label %s contains a control, formatting or invisible character", radattr.Printable(label))
 	}
 	if secret != "" {
 		clean := strings.ToUpper(strings.TrimRight(strings.ReplaceAll(secret, " ", ""), "="))

@@ -33,7 +33,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// One line, as scripts expect: errors that list several problems
 	// (a config with two mistakes, two upstreams down) are joined with "; ".
-	fmt.Fprintf(stderr, "radiusctl: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	fmt.Fprintf(stderr, "radiusctl: %s\n", oneLine(err.Error()))
 	var failed commandError
 	if errors.As(err, &failed) {
 		return 1
@@ -57,3 +57,14 @@ type commandError struct{ err error }
 
 func (e commandError) Error() string { return e.err.Error() }
 func (e commandError) Unwrap() error { return e.err }
+
+// oneLine joins the non-empty lines of msg, trimmed, with "; ".
+func oneLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

@@ -84,8 +84,15 @@ func TestCompletion(t *testing.T) {
 			}
 		})
 	}
+	// A script that cannot be written is a failure (exit 1), not a usage
+	// error.
+	var errb bytes.Buffer
+	if code := run([]string{"completion", "bash"}, strings.NewReader(""), &failingWriter{}, &errb); code != 1 {
+		t.Errorf("completion to a full disk: exit %d, want 1: %s", code, errb.String())
+	}
 	// The scripts call the hidden __complete command, which must still work.
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	errb.Reset()
 	if code := run([]string{"__complete", "byp"}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "bypass") {
 		t.Errorf("__complete byp: exit %d, %q %q", code, out.String(), errb.String())
 	}

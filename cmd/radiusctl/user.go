@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 	"github.com/radgate/radgate/codestore"
 	"github.com/radgate/radgate/policy"
 	"github.com/radgate/radgate/primary"
+	"github.com/radgate/radgate/radattr"
 )
 
 func (a *app) userCommand() *cobra.Command {
@@ -137,8 +137,8 @@ func checkNewName(name string) error {
 		return fmt.Errorf("user add: user name %q is not valid UTF-8", name)
 	case strings.TrimSpace(name) != name:
 		return fmt.Errorf("user add: user name %q has leading or trailing white space", name)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return fmt.Errorf("user add: user name %q contains a control character", name)
+	case radattr.Printable(name) != name:
+		return fmt.Errorf("user add: user name %q contains a control, formatting or invisible character", name)
 	}
 	return nil
 }
@@ -185,8 +185,14 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	return primary.HashPassword(password, p)
 }
 
-// readPassword reads one non-empty line from standard input, without its
-// line ending.
+// maxPassword is the longest password a RADIUS User-Password carries
+// (RFC 2865, section 5.2); in concat mode the code and its delimiter take
+// part of it.
+const maxPassword = 128
+
+// readPassword reads one non-empty line of at most maxPassword bytes from
+// standard input, without its line ending: a longer one could never
+// arrive in a login.
 func (a *app) readPassword() (string, error) {
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
 	if err != nil && line == "" {
@@ -195,6 +201,9 @@ func (a *app) readPassword() (string, error) {
 	password := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 	if password == "" {
 		return "", errors.New("the password is empty")
+	}
+	if len(password) > maxPassword {
+		return "", fmt.Errorf("the password is %d bytes; a RADIUS User-Password carries at most %d (with the code, in concat mode)", len(password), maxPassword)
 	}
 	return password, nil
 }
