@@ -223,3 +223,53 @@ func TestAuditBatchChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditNamesEveryCodeAndDeviceDeleted: an issue with Replace, a
+// revoke of all codes and a user's deletion each delete codes (and
+// devices) without the admin naming them; their audit rows name them by
+// id all the same (rule 10).
+func TestAuditNamesEveryCodeAndDeviceDeleted(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	db.mustUser(t, "alice")
+	lastDetail := func(action string) string {
+		t.Helper()
+		events, err := db.AuditLog(ctx, AuditFilter{Action: action, Limit: 1})
+		if err != nil || len(events) != 1 {
+			t.Fatalf("audit %s: %v, %v", action, events, err)
+		}
+		return events[0].Detail
+	}
+	ids := func(codes []IssuedCode) string {
+		var list []int64
+		for _, c := range codes {
+			list = append(list, c.ID)
+		}
+		return joinIDs(list)
+	}
+	old := db.mustIssue(t, IssueRequest{User: "alice", Count: 2, Uses: 1, TTL: time.Hour})
+	fresh := db.mustIssue(t, IssueRequest{User: "alice", Count: 1, Uses: 1, TTL: time.Hour, Replace: true})
+	if got, want := lastDetail("bypass.issue"), "replaced=2 replaced_codes="+ids(old); !strings.HasSuffix(got, want) {
+		t.Errorf("issue with replace: detail %q, want it to end %q", got, want)
+	}
+	if _, err := db.RevokeBypassCodes(ctx, "alice", nil, "root"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lastDetail("bypass.revoke"), "all count=1 codes="+ids(fresh); got != want {
+		t.Errorf("revoke all: detail %q, want %q", got, want)
+	}
+	d, _, err := db.AddDevice(ctx, "alice", NewDevice{Type: TOTP}, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := db.mustIssue(t, IssueRequest{User: "alice", Count: 2, Uses: 1, TTL: time.Hour})
+	if err := db.DeleteUser(ctx, "alice", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lastDetail("user.delete"), fmt.Sprintf("devices=%d codes=%s", d.ID, ids(last)); got != want {
+		t.Errorf("user delete: detail %q, want %q", got, want)
+	}
+	if n := db.countCodes(t, 1); n != 0 {
+		t.Errorf("%d codes left of the deleted user", n)
+	}
+}

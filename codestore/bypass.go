@@ -78,13 +78,9 @@ func (s *Store) issue(ctx context.Context, tx *dbTx, req IssueRequest) ([]Issued
 	if _, err := tx.ExecContext(ctx, `DELETE FROM bypass_codes WHERE user_id = ? AND NOT `+liveCode, u.ID, now); err != nil {
 		return nil, fmt.Errorf("codestore: issue: %w", err)
 	}
-	replaced := int64(0)
+	var replaced []int64
 	if req.Replace {
-		res, err := tx.ExecContext(ctx, `DELETE FROM bypass_codes WHERE user_id = ?`, u.ID)
-		if err != nil {
-			return nil, fmt.Errorf("codestore: issue: replace: %w", err)
-		}
-		if replaced, err = res.RowsAffected(); err != nil {
+		if replaced, err = deleteIDs(ctx, tx, `DELETE FROM bypass_codes WHERE user_id = ? RETURNING id`, u.ID); err != nil {
 			return nil, fmt.Errorf("codestore: issue: replace: %w", err)
 		}
 	}
@@ -113,13 +109,16 @@ func (s *Store) issue(ctx context.Context, tx *dbTx, req IssueRequest) ([]Issued
 		ic.Uses, ic.ExpiresAt = req.Uses, expires
 		out = append(out, ic)
 	}
-	ids := make([]string, len(out))
+	ids := make([]int64, len(out))
 	for i, ic := range out {
-		ids[i] = strconv.FormatInt(ic.ID, 10)
+		ids[i] = ic.ID
 	}
-	detail := fmt.Sprintf("codes=%s count=%d uses=%d ttl=%s", strings.Join(ids, ","), req.Count, req.Uses, req.TTL)
+	detail := fmt.Sprintf("codes=%s count=%d uses=%d ttl=%s", joinIDs(ids), req.Count, req.Uses, req.TTL)
 	if req.Replace {
-		detail += fmt.Sprintf(" replaced=%d", replaced)
+		detail += fmt.Sprintf(" replaced=%d", len(replaced))
+		if len(replaced) > 0 {
+			detail += " replaced_codes=" + joinIDs(replaced)
+		}
 	}
 	if err := adminEvent(ctx, tx, req.Admin, "bypass.issue", req.User, detail); err != nil {
 		return nil, err
@@ -253,17 +252,18 @@ func revoke(ctx context.Context, tx *dbTx, user string, ids []int64, admin strin
 	var detail string
 	var total int64
 	if ids == nil {
-		res, err := tx.ExecContext(ctx, `DELETE FROM bypass_codes WHERE user_id = ?`, u.ID)
+		all, err := deleteIDs(ctx, tx, `DELETE FROM bypass_codes WHERE user_id = ? RETURNING id`, u.ID)
 		if err != nil {
 			return 0, fmt.Errorf("codestore: revoke: %w", err)
 		}
-		if total, err = res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("codestore: revoke: %w", err)
-		}
+		total = int64(len(all))
 		detail = fmt.Sprintf("all count=%d", total)
+		if total > 0 {
+			detail += " codes=" + joinIDs(all)
+		}
 	} else {
 		seen := make(map[int64]bool, len(ids))
-		var list []string
+		var list []int64
 		for _, id := range ids {
 			if seen[id] {
 				continue
@@ -282,14 +282,42 @@ func revoke(ctx context.Context, tx *dbTx, user string, ids []int64, admin strin
 				return 0, fmt.Errorf("codestore: code %d of %q: %w", id, user, ErrNotFound)
 			}
 			total += n
-			list = append(list, strconv.FormatInt(id, 10))
+			list = append(list, id)
 		}
-		detail = fmt.Sprintf("codes=%s count=%d", strings.Join(list, ","), total)
+		detail = fmt.Sprintf("codes=%s count=%d", joinIDs(list), total)
 	}
 	if err := adminEvent(ctx, tx, admin, "bypass.revoke", user, detail); err != nil {
 		return 0, err
 	}
 	return int(total), nil
+}
+
+// deleteIDs runs query, a DELETE … RETURNING id, and returns the ids of
+// the rows it deleted, for the audit row that names them.
+func deleteIDs(ctx context.Context, tx *dbTx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// joinIDs is ids as an audit detail lists them: "12,13".
+func joinIDs(ids []int64) string {
+	text := make([]string, len(ids))
+	for i, id := range ids {
+		text[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(text, ",")
 }
 
 // ConsumeBypassCode spends one use of the user's code (rules 7 and 9) in a

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -213,9 +214,30 @@ func (s *Store) DeleteUser(ctx context.Context, name, admin string) error {
 		return err
 	}
 	return s.update(ctx, func(tx *dbTx) error {
-		if err := execOne(ctx, tx, name, `DELETE FROM users WHERE name = ?`, name); err != nil {
+		u, err := userByName(ctx, tx, name)
+		if err != nil {
 			return err
 		}
-		return adminEvent(ctx, tx, admin, "user.delete", name, "")
+		// The user's devices and codes go with it; the audit row names
+		// them, as a removal and a revoke would.
+		devices, err := deleteIDs(ctx, tx, `DELETE FROM devices WHERE user_id = ? RETURNING id`, u.ID)
+		if err != nil {
+			return fmt.Errorf("codestore: delete user: %w", err)
+		}
+		codes, err := deleteIDs(ctx, tx, `DELETE FROM bypass_codes WHERE user_id = ? RETURNING id`, u.ID)
+		if err != nil {
+			return fmt.Errorf("codestore: delete user: %w", err)
+		}
+		if err := execOne(ctx, tx, name, `DELETE FROM users WHERE id = ?`, u.ID); err != nil {
+			return err
+		}
+		var detail []string
+		if len(devices) > 0 {
+			detail = append(detail, "devices="+joinIDs(devices))
+		}
+		if len(codes) > 0 {
+			detail = append(detail, "codes="+joinIDs(codes))
+		}
+		return adminEvent(ctx, tx, admin, "user.delete", name, strings.Join(detail, " "))
 	})
 }
