@@ -48,6 +48,10 @@ type Options struct {
 	// Path is the database file. It is created (mode 0600) and migrated on
 	// open. It must not contain '?' or start with "file:".
 	Path string
+	// MustExist refuses a Path that does not exist (ErrNotFound) instead
+	// of creating it, so that a mistyped path is reported rather than
+	// answered from a new, empty store.
+	MustExist bool
 	// KeyFile holds the 32-byte server key. It is created with mode 0600
 	// when missing beside a new database (its directory must exist), and
 	// refused when unreadable, not 32 bytes, accessible by group or others,
@@ -142,6 +146,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	// missing one is decided once the database can be read (openKey).
 	if _, err := readKey(opts.KeyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if opts.MustExist {
+		if _, err := os.Stat(opts.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("codestore: no database at %s: %w", opts.Path, ErrNotFound)
+		}
 	}
 	if err := precreate(opts.Path); err != nil {
 		return nil, err

@@ -24,8 +24,25 @@ type ctlEnv struct {
 	config string
 }
 
-// newCtlEnv writes a config with policy block body policy (may be "").
+// newCtlEnv writes a config with policy block body policy (may be "") and
+// creates its store, as radiusd would.
 func newCtlEnv(t *testing.T, policy string) *ctlEnv {
+	t.Helper()
+	e := newCtlEnvWithoutStore(t, policy)
+	dir := filepath.Dir(e.config)
+	s, err := codestore.Open(context.Background(), codestore.Options{
+		Path: filepath.Join(dir, "radgate.db"), KeyFile: filepath.Join(dir, "radgate.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newCtlEnvWithoutStore is newCtlEnv before any store exists.
+func newCtlEnvWithoutStore(t *testing.T, policy string) *ctlEnv {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`store {
@@ -320,6 +337,53 @@ func TestBypassIssueNamesCodesItCouldNotRevoke(t *testing.T) {
 	out := e.mustCtl("bypass", "list", "alice", "--json")
 	if n := strings.Count(out, "\n"); n != 2 {
 		t.Errorf("want the 2 codes still live, got:\n%s", out)
+	}
+}
+
+// Only user add creates a store: every other command reports a missing
+// one, naming store.path, rather than answer from a new, empty store (a
+// mistyped path would otherwise list no users, or make a second store).
+func TestOnlyUserAddCreatesTheStore(t *testing.T) {
+	e := newCtlEnvWithoutStore(t, "")
+	db := filepath.Join(filepath.Dir(e.config), "radgate.db")
+	for _, args := range [][]string{{"user", "list"}, {"audit"}, {"bypass", "list", "alice"}, {"device", "add", "alice", "--type", "totp"}} {
+		code, _, stderr := e.ctl(args...)
+		if code != 1 || !strings.Contains(stderr, "no database at "+db) || !strings.Contains(stderr, "store.path of "+e.config) {
+			t.Errorf("%v: exit %d, stderr %q; want 1 naming the missing store", args, code, stderr)
+		}
+		if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%v created the store: %v", args, err)
+		}
+	}
+	e.mustCtl("user", "add", "alice")
+	if out := e.mustCtl("user", "list", "--json"); !strings.Contains(out, `"alice"`) {
+		t.Errorf("user list after user add: %q", out)
+	}
+}
+
+// Removing the last device of a user who holds bypass codes warns that
+// the codes stay live and work again with the next device (rule 3).
+func TestDeviceRemoveWarnsOfSleepingCodes(t *testing.T) {
+	e := newCtlEnv(t, "")
+	e.mustCtl("user", "add", "alice")
+	var ids []string
+	for range 2 {
+		var d struct{ ID int64 }
+		if err := json.Unmarshal([]byte(e.mustCtl("device", "add", "alice", "--type", "totp", "--json")), &d); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, strconv.FormatInt(d.ID, 10))
+	}
+	e.mustCtl("bypass", "issue", "alice", "--count", "2")
+	const warning = "alice has no enrolled device now; 2 bypass code(s) stay live"
+	for i, id := range ids {
+		code, _, stderr := e.ctl("device", "remove", "alice", id)
+		if code != 0 {
+			t.Fatalf("device remove %s: exit %d: %s", id, code, stderr)
+		}
+		if last := i == len(ids)-1; strings.Contains(stderr, warning) != last {
+			t.Errorf("removing device %d of %d: stderr %q; want the warning only for the last", i+1, len(ids), stderr)
+		}
 	}
 }
 

@@ -122,10 +122,36 @@ func (a *app) deviceCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return store.RemoveDevice(ctx, args[0], id, a.adminName())
+			if err := store.RemoveDevice(ctx, args[0], id, a.adminName()); err != nil {
+				return err
+			}
+			a.warnCodesAsleep(ctx, store, args[0])
+			return nil
 		}),
 	}
 	return group("device", "Manage enrolled TOTP/HOTP devices", add, list, remove)
+}
+
+// warnCodesAsleep warns when user, left without an enrolled device, still
+// holds bypass codes: rule 3 keeps them from working until a device is
+// enrolled again, and then they work again.
+func (a *app) warnCodesAsleep(ctx context.Context, store *codestore.Store, user string) {
+	if !a.cfg.Policy.RequireEnrolledDevice {
+		return
+	}
+	devices, err := store.Devices(ctx, user)
+	if err != nil {
+		return
+	}
+	for _, d := range devices {
+		if d.Enabled {
+			return
+		}
+	}
+	if codes, err := store.BypassCodes(ctx, user); err == nil && len(codes) > 0 {
+		fmt.Fprintf(a.stderr, "radiusctl: warning: %s has no enrolled device now; %d bypass code(s) stay live and work again once a device is enrolled (radiusctl bypass revoke %s --all)\n",
+			user, len(codes), user)
+	}
 }
 
 // newDevice checks the device flags; every problem is a usage error.

@@ -106,8 +106,20 @@ func action(fn func(ctx context.Context, args []string) error) func(*cobra.Comma
 	}
 }
 
-// open loads the config and opens the store it names.
+// open loads the config and opens the store it names, which must exist:
+// only user add creates one (openOrCreate), so that a mistyped store.path
+// is reported instead of answered from a new, empty store.
 func (a *app) open(ctx context.Context) (*codestore.Store, error) {
+	return a.openStore(ctx, true)
+}
+
+// openOrCreate is open that creates the store when there is none yet, for
+// user add, the first command of a fresh install.
+func (a *app) openOrCreate(ctx context.Context) (*codestore.Store, error) {
+	return a.openStore(ctx, false)
+}
+
+func (a *app) openStore(ctx context.Context, mustExist bool) (*codestore.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
@@ -116,14 +128,18 @@ func (a *app) open(ctx context.Context) (*codestore.Store, error) {
 		return nil, err
 	}
 	store, err := codestore.Open(ctx, codestore.Options{
-		Path:    cfg.Store.Path,
-		KeyFile: cfg.Store.KeyFile,
+		Path:      cfg.Store.Path,
+		MustExist: mustExist,
+		KeyFile:   cfg.Store.KeyFile,
 		Codes: codestore.CodeRules{
 			Length:    cfg.BypassCodes.Length,
 			MaxActive: cfg.BypassCodes.MaxActive,
 			MaxTTL:    cfg.BypassCodes.MaxTTL,
 		},
 	})
+	if errors.Is(err, codestore.ErrNotFound) {
+		return nil, fmt.Errorf("%w (store.path of %s); radiusd, radiusd -check or radiusctl user add creates it", err, cfg.File)
+	}
 	if err != nil {
 		return nil, err
 	}

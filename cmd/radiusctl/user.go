@@ -28,7 +28,7 @@ func (a *app) userCommand() *cobra.Command {
 			if err := checkNewName(args[0]); err != nil {
 				return err
 			}
-			store, err := a.open(ctx) // first: the config has the argon2 costs and normalization
+			store, err := a.openOrCreate(ctx) // first: the config has the argon2 costs and normalization
 			if err != nil {
 				return err
 			}
