@@ -17,8 +17,10 @@ const minSecretLength = 16
 // than it should be: a client or upstream secret under 16 bytes for a peer
 // beyond this machine's loopback, an upstream that accepts replies without
 // Message-Authenticator, LDAP certificate checks turned off, and an ldap://
-// url without start_tls to another machine. The upstream and LDAP ones are
-// reported only when primary.backend uses them. Like Validate's problems,
+// url without start_tls to another machine, and an empty
+// policy.concat_delimiter with an LDAP or upstream primary (each code
+// length tried is a failed check toward the directory's lockout). The
+// upstream and LDAP ones are reported only when primary.backend uses them. Like Validate's problems,
 // each names its file and line and never quotes a secret.
 func (c *Config) Warnings() []Problem {
 	ps := newProblems(c.src)
@@ -26,6 +28,11 @@ func (c *Config) Warnings() []Problem {
 		if len(cl.Secret) < minSecretLength && !isLoopbackPrefix(cl.Network) {
 			ps.add(fmt.Sprintf("client.%d.secret", i), nil, "client %q: %s", cl.Name, shortSecret(len(cl.Secret)))
 		}
+	}
+	if (c.Primary.Backend == "ldap" || c.Primary.Backend == "radius") && c.Policy.ConcatDelimiter == "" {
+		ps.add("policy.concat_delimiter", nil,
+			"policy.concat_delimiter is empty: with primary.backend %q one wrong password costs a failed check per code length tried (up to 4), each counted by the directory's lockout; use a delimiter such as \",\"",
+			c.Primary.Backend)
 	}
 	switch c.Primary.Backend {
 	case "radius":

@@ -54,6 +54,9 @@ func TestWarnings(t *testing.T) {
 		{name: "ldap clear text, backend unused", input: strings.Replace(ldap("ldap://dc.example", ""), `"ldap"`, `"none"`, 1)},
 		{name: "ldaps without certificate checks", input: ldap("ldaps://dc.example", "  insecure_skip_verify = true\n"),
 			want: "test.hcl:10: TLS CERTIFICATE VERIFICATION IS OFF"},
+		{name: "no delimiter with ldap", input: strings.Replace(ldap("ldaps://dc.example", ""), "}\nldap {", "}\npolicy {\n  concat_delimiter = \"\"\n}\nldap {", 1),
+			want: `test.hcl:5: policy.concat_delimiter is empty: with primary.backend "ldap"`},
+		{name: "no delimiter with local", input: "policy {\n  concat_delimiter = \"\"\n}\n"},
 		{name: "start_tls without certificate checks", input: ldap("ldap://dc.example", "  start_tls = true\n  insecure_skip_verify = true\n"),
 			want: "test.hcl:11: TLS CERTIFICATE VERIFICATION IS OFF"},
 	}

@@ -16,7 +16,7 @@
 //	   │                                     store_unavailable; safe: primary
 //	   │                                     alone ▶ Accept failmode_safe)
 //	split Password per Mode into candidates (password, code)
-//	primary check, once per candidate (auto: then the whole password)
+//	primary check, once per candidate (auto without one: the whole password)
 //	   ├─ error ───────────────────────────────────▶ Reject primary_unavailable
 //	   ├─ user unknown ────────────────────────────▶ Reject unknown_user
 //	   └─ no candidate passed ─────────────────────▶ Reject bad_password

@@ -31,7 +31,10 @@ type plan struct {
 //     When nothing splits, the whole text is the password and the code is
 //     empty.
 //   - ModeAuto: the same splits, but only where the code is all digits of a
-//     valid length, and the whole text is tried for a challenge after.
+//     valid length; when there is none, the whole text is the password, for
+//     a challenge. Never both: a wrong password costs the directory or
+//     upstream one failed check (two with a challenge fallback), and each
+//     counts toward its lockout.
 //   - ModeChallenge: the whole text is the password, then a challenge.
 //
 // Trailing-digit and auto splits never leave an empty password; a concat
@@ -59,12 +62,13 @@ func splitPassword(text string, mode Mode, delim string, lengths []int) plan {
 			if i > 0 {
 				code := text[i+len(delim):]
 				if codestore.AllDigits(code) && slices.Contains(lengths, len(code)) {
-					return plan{candidates: []candidate{{password: text[:i], code: code}}, challenge: true}
+					return plan{candidates: []candidate{{password: text[:i], code: code}}}
 				}
 			}
 			return plan{challenge: true}
 		}
-		return plan{candidates: trailingDigitSplits(text, lengths), challenge: true}
+		c := trailingDigitSplits(text, lengths)
+		return plan{candidates: c, challenge: len(c) == 0}
 	}
 }
 

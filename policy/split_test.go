@@ -40,9 +40,9 @@ func TestSplitPassword(t *testing.T) {
 		{name: "concat no separator no digits", text: "password", mode: ModeConcat, delim: "", lengths: std,
 			want: plan{candidates: []candidate{{"password", ""}}}},
 		{name: "auto code", text: "pw,123456", mode: ModeAuto, delim: ",", lengths: std,
-			want: plan{candidates: []candidate{{"pw", "123456"}}, challenge: true}},
+			want: plan{candidates: []candidate{{"pw", "123456"}}}},
 		{name: "auto bypass length", text: "pw,123456789", mode: ModeAuto, delim: ",", lengths: std,
-			want: plan{candidates: []candidate{{"pw", "123456789"}}, challenge: true}},
+			want: plan{candidates: []candidate{{"pw", "123456789"}}}},
 		{name: "auto wrong length", text: "pw,1234567", mode: ModeAuto, delim: ",", lengths: std,
 			want: plan{challenge: true}},
 		{name: "auto not digits", text: "pw,12345x", mode: ModeAuto, delim: ",", lengths: std,
@@ -56,7 +56,7 @@ func TestSplitPassword(t *testing.T) {
 		{name: "auto non-ASCII digits are not digits", text: "pw,١٢٣٤٥٦", mode: ModeAuto, delim: ",", lengths: std,
 			want: plan{challenge: true}},
 		{name: "auto no separator", text: "secret1234567890", mode: ModeAuto, delim: "", lengths: std,
-			want: plan{candidates: []candidate{{"secret1", "234567890"}, {"secret1234", "567890"}}, challenge: true}},
+			want: plan{candidates: []candidate{{"secret1", "234567890"}, {"secret1234", "567890"}}}},
 		{name: "auto no separator no digits", text: "pw", mode: ModeAuto, delim: "", lengths: std,
 			want: plan{challenge: true}},
 		{name: "challenge", text: "pw,123456", mode: ModeChallenge, delim: ",", lengths: std,
@@ -96,8 +96,8 @@ func FuzzSplit(f *testing.F) {
 		if mode == ModeConcat && (p.challenge || len(p.candidates) == 0) {
 			t.Fatalf("concat mode plan %+v", p)
 		}
-		if mode == ModeAuto && !p.challenge {
-			t.Fatalf("auto mode without challenge fallback: %+v", p)
+		if mode == ModeAuto && p.challenge != (len(p.candidates) == 0) {
+			t.Fatalf("auto mode must split or challenge, never both nor neither: %+v", p)
 		}
 		prev := len(text) + 1
 		for i, c := range p.candidates {
