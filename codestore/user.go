@@ -194,6 +194,19 @@ func (s *Store) SetDisabled(ctx context.Context, name string, disabled bool, adm
 	})
 }
 
+// CountPasswordHashesWithout counts the users whose local password hash is
+// set and does not begin with prefix (primary.Argon2Params.HashPrefix: a
+// hash made with other costs).
+func (s *Store) CountPasswordHashesWithout(ctx context.Context, prefix string) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM users
+		WHERE password_hash <> '' AND substr(password_hash, 1, length(?1)) <> ?1`, prefix).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("codestore: count password hashes: %w", err)
+	}
+	return n, nil
+}
+
 // Unlock clears a user's lockout and failure count.
 func (s *Store) Unlock(ctx context.Context, name, admin string) error {
 	if err := checkAdmin(admin); err != nil {

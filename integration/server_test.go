@@ -58,6 +58,47 @@ func TestWeakSettingsWarned(t *testing.T) {
 	}
 }
 
+// TestArgon2CostChangeWarned: once primary.argon2 differs from the costs
+// a stored password hash was made with, radiusd -check and the start warn
+// (verifying that hash takes another time than an unknown user's dummy
+// hash); setting the password again under the new costs ends it.
+func TestArgon2CostChangeWarned(t *testing.T) {
+	e := newEnv(t, settings{})
+	e.addUser("alice", password)
+	const warning = "password hashes made with other argon2 costs than primary.argon2"
+	check := func() string {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(binDir, "radiusd"), "-check", "-config", e.config).CombinedOutput()
+		if err != nil {
+			t.Fatalf("-check: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := check(); strings.Contains(out, warning) {
+		t.Fatalf("-check warns before any change:\n%s", out)
+	}
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), "backend = \"local\"", "backend = \"local\"\n  argon2 {\n    memory = \"20MiB\"\n  }", 1))
+	if err := os.WriteFile(e.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := check(); !strings.Contains(out, warning) || !strings.Contains(out, "users=1") {
+		t.Fatalf("-check after raising the costs:\n%s\nwant the warning for 1 user", out)
+	}
+	e.start()
+	e.waitLog(regexp.MustCompile(regexp.QuoteMeta(warning)))
+	e.stop()
+	if r := e.ctlIn(password+"\n", "user", "passwd", "alice", "--password-stdin"); r.code != 0 {
+		t.Fatalf("user passwd: exit %d: %s", r.code, r.stderr)
+	}
+	if out := check(); strings.Contains(out, warning) {
+		t.Fatalf("-check still warns after the password was set again:\n%s", out)
+	}
+}
+
 func TestSIGHUPReloadsClients(t *testing.T) {
 	e := newEnv(t, settings{})
 	e.addUser("alice", password)

@@ -90,10 +90,17 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 	return encodeHash(p, salt, key), nil
 }
 
+// HashPrefix is how every hash HashPassword makes with p begins: the PHC
+// fields that set its cost, "$argon2id$v=19$m=..,t=..,p=..$". A stored
+// hash without it was made with other costs, and takes another time to
+// verify than the dummy hash of unknown users.
+func (p Argon2Params) HashPrefix() string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$", phcVersion, p.Memory, p.Time, p.Threads)
+}
+
 // encodeHash formats a PHC argon2id string.
 func encodeHash(p Argon2Params, salt, key []byte) string {
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		phcVersion, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+	return p.HashPrefix() + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key)
 }
 
 // decodedHash is a parsed PHC argon2id string.

@@ -94,6 +94,7 @@ func (m *Main) Check(ctx context.Context) error {
 	log := newLogger(cfg, m.Stderr)
 	log.SetLevel(hclog.Warn)
 	logWarnings(cfg, log)
+	warnHashCosts(ctx, cfg, store, log)
 	_, auth, err := newEngine(cfg, store, store, log)
 	if err != nil {
 		return err
@@ -117,6 +118,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	warnHashCosts(ctx, cfg, m.store, m.log)
 	m.metrics = m.newMetrics()
 	engine, auth, err := newEngine(cfg, m.metrics.Store(m.store), m.store, m.log)
 	if err != nil {

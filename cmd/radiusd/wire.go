@@ -32,6 +32,27 @@ func logWarnings(cfg *config.Config, log hclog.Logger) {
 	}
 }
 
+// warnHashCosts warns, for the local backend, about users whose password
+// hashes were made with other argon2 costs than primary.argon2 (the costs
+// were changed since): verifying theirs takes another time than the dummy
+// hash of an unknown user, which tells names apart until they are set
+// again.
+func warnHashCosts(ctx context.Context, cfg *config.Config, store *codestore.Store, log hclog.Logger) {
+	if cfg.Primary.Backend != "local" {
+		return
+	}
+	n, err := store.CountPasswordHashesWithout(ctx, primary.Argon2FromConfig(cfg.Primary.Argon2).HashPrefix())
+	if err != nil {
+		log.Warn("cannot check the argon2 costs of the stored password hashes", "error", err)
+		return
+	}
+	if n > 0 {
+		log.Warn("password hashes made with other argon2 costs than primary.argon2: an unknown user's login "+
+			"takes another time than these users', which tells names apart; set their passwords again (radiusctl user passwd)",
+			"users", n)
+	}
+}
+
 func openStore(ctx context.Context, cfg *config.Config, log hclog.Logger) (*codestore.Store, error) {
 	return codestore.Open(ctx, codestore.Options{
 		Path:       cfg.Store.Path,
