@@ -118,7 +118,11 @@ func (r *RADIUS) Authenticate(ctx context.Context, c Credentials) (Result, error
 			}
 			kept, dropped := r.sel.Select(attrs)
 			if dropped > 0 {
-				r.log.Warn("pass-through attributes over the limit dropped", "upstream", u.Name, "dropped", dropped)
+				// An Accept without part of its authorization (a
+				// Filter-Id, a Class) could grant more than the
+				// upstream meant: fail closed.
+				return Result{}, fmt.Errorf("%w: radius: upstream %q: its Access-Accept holds more pass-through attributes than radgate relays (%d, %d bytes): %d left over",
+					ErrUnavailable, u.Name, radattr.MaxAttributes, radattr.MaxTotalLen, dropped)
 			}
 			return Result{OK: true, Attributes: kept}, nil
 		case radius.CodeAccessChallenge:

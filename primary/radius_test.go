@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/radgate/radgate/config"
+	"github.com/radgate/radgate/radattr"
 )
 
 const upstreamSecret = "upstream-test-secret"
@@ -161,6 +162,14 @@ func TestRADIUSAuthenticate(t *testing.T) {
 			}},
 		{name: "silence retries then fails", password: "pw", wantErr: ErrUnavailable, wantSent: 2,
 			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte { return nil }},
+		{name: "accept with more pass-through than fits fails closed", password: "pw", wantErr: ErrUnavailable, wantSent: 1,
+			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte {
+				many := make([]radius.AVP, radattr.MaxAttributes+1)
+				for i := range many {
+					many[i] = class
+				}
+				return signedReply(t, radius.CodeAccessAccept, raw, true, upstreamSecret, many...)
+			}},
 		{name: "empty password never sent", password: "", wantDetail: DetailEmptyPassword, wantSent: 0,
 			answer: func(t *testing.T, req *radius.Packet, raw []byte) []byte { return nil }},
 		{name: "request is well formed", password: "s3cret pw", wantOK: true, wantSent: 1,

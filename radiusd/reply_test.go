@@ -180,44 +180,48 @@ func TestRequestWithNoRoomForAnAnswerNotDecided(t *testing.T) {
 	}
 }
 
-// TestAcceptDropsCopiedAttributesThatDoNotFit: an Access-Accept keeps the
-// client's reply attributes and every Proxy-State, and as many of the
-// decision's copied attributes as still fit in 4,096 bytes, in order.
-func TestAcceptDropsCopiedAttributesThatDoNotFit(t *testing.T) {
+// TestAcceptWhoseCopiedAttributesDoNotFitIsRejected: an Access-Accept
+// that cannot carry all of the decision's copied attributes beside the
+// client's reply attributes and every Proxy-State (4,096 bytes at most) is
+// turned into a Reject rather than sent without some of them: a missing
+// Filter-Id or Class could grant more than the upstream meant.
+func TestAcceptWhoseCopiedAttributesDoNotFitIsRejected(t *testing.T) {
 	var classes []radattr.Attribute
 	for i := range 8 {
 		classes = append(classes, radattr.Attribute{Type: 25, Value: bytes.Repeat([]byte{byte('0' + i)}, radattr.MaxValueLen)})
 	}
-	d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
-		return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: classes}, nil
-	}}
-	c := testClient("nas", "127.0.0.1/32", testSecret)
-	filter := radattr.Attribute{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}
-	c.Reply = []radattr.Attribute{filter}
-	h := newHarness(t, Config{Clients: []Client{c}}, d)
-	conn := h.dial("127.0.0.1:0")
-	p := newRequest(t, testSecret, "alice", "pw,123456")
-	proxyStates := fullProxyStates(p, 8)
-	req := encodeReq(t, p, true)
-	resp := exchange(t, conn, req)
-	rp := checkResponse(t, resp, req, testSecret, radius.CodeAccessAccept)
-	if got := rp.Get(11); !bytes.Equal(got, filter.Value) {
-		t.Errorf("Filter-Id = %q, want the client's", got)
-	}
-	// 20 + 18 + 202 + 8 × 255 Proxy-State leave room for 7 of the 8 Classes.
-	if n := countType(rp, 25); n != 7 {
-		t.Errorf("%d Class attributes, want the 7 that fit", n)
-	}
-	for i, a := range rp.Attributes {
-		if a.Type == 25 && !bytes.Equal(a.Attribute, classes[i-2].Value) {
-			t.Errorf("attribute %d is %q, want Class %d in order", i, a.Attribute[:1], i-2)
-		}
-	}
-	var tail []byte
-	for _, ps := range proxyStates {
-		tail = append(append(tail, attrProxyState, byte(2+len(ps))), ps...)
-	}
-	if len(resp) > maxPacketLength || !bytes.HasSuffix(resp, tail) {
-		t.Errorf("answer of %d bytes does not end with the 8 Proxy-States", len(resp))
+	for _, tt := range []struct {
+		proxyStates int
+		want        radius.Code
+	}{{proxyStates: 7, want: radius.CodeAccessAccept}, {proxyStates: 8, want: radius.CodeAccessReject}} {
+		t.Run(fmt.Sprint(tt.proxyStates), func(t *testing.T) {
+			d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
+				return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: classes}, nil
+			}}
+			c := testClient("nas", "127.0.0.1/32", testSecret)
+			c.Reply = []radattr.Attribute{{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}}
+			h := newHarness(t, Config{Clients: []Client{c}}, d)
+			conn := h.dial("127.0.0.1:0")
+			p := newRequest(t, testSecret, "alice", "pw,123456")
+			proxyStates := fullProxyStates(p, tt.proxyStates)
+			req := encodeReq(t, p, true)
+			resp := exchange(t, conn, req)
+			rp := checkResponse(t, resp, req, testSecret, tt.want)
+			// 20 + 18 + 202 + 8 × 255 Class + 7 × 255 Proxy-State = 4,065.
+			wantClasses := len(classes)
+			if tt.want == radius.CodeAccessReject {
+				wantClasses = 0
+			}
+			if n := countType(rp, 25); n != wantClasses {
+				t.Errorf("%d Class attributes, want %d", n, wantClasses)
+			}
+			var tail []byte
+			for _, ps := range proxyStates {
+				tail = append(append(tail, attrProxyState, byte(2+len(ps))), ps...)
+			}
+			if !bytes.HasSuffix(resp, tail) {
+				t.Errorf("answer does not end with the %d Proxy-States", len(proxyStates))
+			}
+		})
 	}
 }

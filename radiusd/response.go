@@ -90,18 +90,3 @@ var longestPrompt = string(make([]byte, radattr.MaxValueLen))
 func answerFits(c *Client, proxyStates [][]byte) bool {
 	return responseSize(longestPrompt, nil, c.Reply, proxyStates)+2+stateLength <= maxPacketLength
 }
-
-// fitAccept returns the attributes of an Access-Accept: c's reply
-// attributes, then those of extra (the decision's) that Merge keeps, as
-// many as fit beside replyMessage and proxyStates; dropped counts the rest.
-func fitAccept(c *Client, extra []radattr.Attribute, replyMessage string, proxyStates [][]byte) (attrs []radattr.Attribute, dropped int) {
-	attrs = radattr.Merge(c.Reply, extra)
-	size := responseSize(replyMessage, nil, attrs, proxyStates)
-	for size > maxPacketLength && len(attrs) > len(c.Reply) {
-		last := attrs[len(attrs)-1]
-		attrs = attrs[:len(attrs)-1]
-		size -= 2 + len(last.Value)
-		dropped++
-	}
-	return attrs, dropped
-}

@@ -72,6 +72,9 @@ const (
 	// reasonChallengesFull: the decision was a Challenge, and the table
 	// of pending States was full.
 	reasonChallengesFull policy.Reason = "challenges_full"
+	// reasonNoRoom: the decision was an Accept whose copied attributes do
+	// not fit in one packet beside the request's Proxy-States.
+	reasonNoRoom policy.Reason = "no_room_for_reply"
 )
 
 // serverReject is a Reject that radiusd answers itself for reason. Like
@@ -564,10 +567,15 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	var attrs []radattr.Attribute
 	switch dec.Result {
 	case policy.Accept:
-		code = radius.CodeAccessAccept
-		var dropped int
-		if attrs, dropped = fitAccept(c, dec.Attributes, dec.ReplyMessage, pr.proxyStates); dropped > 0 {
-			s.logger.Warn("copied reply attributes left out: no room beside the Proxy-States", "client", c.Name, "dropped", dropped)
+		attrs = radattr.Merge(c.Reply, dec.Attributes)
+		if responseSize(dec.ReplyMessage, nil, attrs, pr.proxyStates) > maxPacketLength {
+			// Leaving copied attributes out could grant more than the
+			// upstream meant (a Filter-Id, a Class): fail closed.
+			s.logger.Error("accept rejected: its copied attributes do not fit beside the Proxy-States", "client", c.Name,
+				"user", radattr.Printable(pr.req.UserName), "reason", string(dec.Reason))
+			dec, attrs = serverReject(reasonNoRoom, dec.UserName), nil
+		} else {
+			code = radius.CodeAccessAccept
 		}
 	case policy.Challenge:
 		user := dec.UserName
