@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"testing"
 
 	"layeh.com/radius"
@@ -132,16 +133,21 @@ func TestChallengeKeepsAttributes(t *testing.T) {
 	}
 }
 
-// fullProxyStates adds n Proxy-State attributes of 253 bytes to p, as a
-// chain of proxies might, and returns them.
-func fullProxyStates(p *radius.Packet, n int) [][]byte {
-	var out [][]byte
+// proxiedRequest serves d to a client whose reply attributes take 202
+// bytes, and returns a request to it that carries n Proxy-States of 253
+// bytes, as a chain of proxies might, with those Proxy-States.
+func proxiedRequest(t *testing.T, d Decider, n int) (h *harness, conn *net.UDPConn, req []byte, proxyStates [][]byte) {
+	t.Helper()
+	c := testClient("nas", "127.0.0.1/32", testSecret)
+	c.Reply = []radattr.Attribute{{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}}
+	h = newHarness(t, Config{Clients: []Client{c}}, d)
+	p := newRequest(t, testSecret, "alice", "pw,123456")
 	for i := range n {
 		ps := bytes.Repeat([]byte{byte('a' + i)}, radattr.MaxValueLen)
 		p.Add(attrProxyState, ps)
-		out = append(out, ps)
+		proxyStates = append(proxyStates, ps)
 	}
-	return out
+	return h, h.dial("127.0.0.1:0"), encodeReq(t, p, true), proxyStates
 }
 
 // TestRequestWithNoRoomForAnAnswerNotDecided: a request whose Proxy-States
@@ -156,13 +162,7 @@ func TestRequestWithNoRoomForAnAnswerNotDecided(t *testing.T) {
 	}{{proxyStates: 12, answered: true}, {proxyStates: 15}} {
 		t.Run(fmt.Sprint(tt.proxyStates), func(t *testing.T) {
 			d := &fakeDecider{}
-			c := testClient("nas", "127.0.0.1/32", testSecret)
-			c.Reply = []radattr.Attribute{{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}}
-			h := newHarness(t, Config{Clients: []Client{c}}, d)
-			conn := h.dial("127.0.0.1:0")
-			p := newRequest(t, testSecret, "alice", "pw,123456")
-			proxyStates := fullProxyStates(p, tt.proxyStates)
-			req := encodeReq(t, p, true)
+			h, conn, req, proxyStates := proxiedRequest(t, d, tt.proxyStates)
 			if !tt.answered {
 				send(t, conn, req)
 				h.expectDrop(DropEncodeFailed)
@@ -198,13 +198,7 @@ func TestAcceptWhoseCopiedAttributesDoNotFitIsRejected(t *testing.T) {
 			d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
 				return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: classes}, nil
 			}}
-			c := testClient("nas", "127.0.0.1/32", testSecret)
-			c.Reply = []radattr.Attribute{{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}}
-			h := newHarness(t, Config{Clients: []Client{c}}, d)
-			conn := h.dial("127.0.0.1:0")
-			p := newRequest(t, testSecret, "alice", "pw,123456")
-			proxyStates := fullProxyStates(p, tt.proxyStates)
-			req := encodeReq(t, p, true)
+			_, conn, req, proxyStates := proxiedRequest(t, d, tt.proxyStates)
 			resp := exchange(t, conn, req)
 			rp := checkResponse(t, resp, req, testSecret, tt.want)
 			// 20 + 18 + 202 + 8 × 255 Class + 7 × 255 Proxy-State = 4,065.
