@@ -11,10 +11,10 @@ const DefaultMaxFailures = 10
 
 // RecordFailure counts a failed second-factor attempt for the user and
 // reports whether the user is now locked. The count is forgotten once
-// r.Window passes with no failure (Window 0: never forgotten); reaching r.MaxFailures (0: 10)
-// locks the user until now+r.Duration, or, when Duration is 0, until an
-// admin unlocks. An expired lock is cleared and counting starts afresh.
-// ErrNotFound when there is no such user.
+// r.Window passes with no failure (Window 0: never forgotten); reaching
+// r.MaxFailures (0: 10) locks the user until now+r.Duration, or, when
+// Duration is 0, until an admin unlocks. An expired lock is cleared and
+// counting starts afresh. ErrNotFound when there is no such user.
 func (s *Store) RecordFailure(ctx context.Context, userID int64, r LockoutRules) (locked bool, err error) {
 	err = s.withUserID(ctx, userID, func(t *userTx) error {
 		locked, err = t.RecordFailure(r)

@@ -14,14 +14,19 @@ import (
 const minSecretLength = 16
 
 // Warnings lists the settings of a valid c that work but leave it weaker
-// than it should be: a client or upstream secret under 16 bytes for a peer
-// beyond this machine's loopback, an upstream that accepts replies without
-// Message-Authenticator, LDAP certificate checks turned off, and an ldap://
-// url without start_tls to another machine, and an empty
-// policy.concat_delimiter with an LDAP or upstream primary (each code
-// length tried is a failed check toward the directory's lockout). The
-// upstream and LDAP ones are reported only when primary.backend uses them. Like Validate's problems,
-// each names its file and line and never quotes a secret.
+// than it should be:
+//   - a client or upstream secret under 16 bytes for a peer beyond this
+//     machine's loopback;
+//   - an upstream that accepts replies without Message-Authenticator;
+//   - LDAP certificate checks turned off, or an ldap:// url without
+//     start_tls to another machine;
+//   - an empty policy.concat_delimiter with an LDAP or upstream primary
+//     (each code length tried is a failed check toward the directory's
+//     lockout).
+//
+// The upstream and LDAP ones are reported only when primary.backend uses
+// them. Like Validate's problems, each names its file and line and never
+// quotes a secret.
 func (c *Config) Warnings() []Problem {
 	ps := newProblems(c.src)
 	for i, cl := range c.Clients {

@@ -98,7 +98,7 @@ type Server struct {
 	unknownLog   *logLimiter // packets from unknown sources
 	authLog      *logLimiter // packets failing the Message-Authenticator rules
 	rateLog      *logLimiter // requests dropped by a client's rate limit
-	malformedLog *logLimiter // requests whose User-Password does not decode
+	malformedLog *logLimiter // requests dropped undecided: a User-Password that does not decode, no room for an answer
 	sources      *sourceLimiter
 	stats        counters
 
