@@ -16,8 +16,11 @@ const MaxNameLen = 253
 const userColumns = `id, name, password_hash, disabled, locked, locked_until, failures, created_at`
 
 func checkName(name string) error {
-	if name == "" || len(name) > MaxNameLen {
-		return fmt.Errorf("codestore: bad user name: %w", ErrInvalid)
+	switch {
+	case name == "":
+		return fmt.Errorf("codestore: the user name is empty: %w", ErrInvalid)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("codestore: the user name is %d bytes, over the %d a RADIUS User-Name holds: %w", len(name), MaxNameLen, ErrInvalid)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package codestore
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +87,31 @@ func TestDeleteUserCascades(t *testing.T) {
 	}
 	if _, err := db.UserByName(ctx, "alice"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("deleted user found: %v", err)
+	}
+}
+
+// TestUserNameBounds: a user name is 1 to 253 bytes (what a RADIUS
+// User-Name holds), and the error says which bound was crossed.
+func TestUserNameBounds(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	for _, tt := range []struct {
+		name    string
+		wantErr string
+	}{
+		{"", "the user name is empty"},
+		{strings.Repeat("a", MaxNameLen+1), "the user name is 254 bytes, over the 253"},
+		{strings.Repeat("a", MaxNameLen), ""},
+	} {
+		_, err := db.AddUser(ctx, tt.name, "", false, "root")
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%d bytes: %v", len(tt.name), err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%d bytes: %v, want ErrInvalid saying %q", len(tt.name), err, tt.wantErr)
+		}
 	}
 }
