@@ -66,3 +66,33 @@ func BenchmarkServeAccept(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDropUnknownSource measures the read loop's work for a datagram
+// from an address no client block holds, the path of a spoofed flood.
+func BenchmarkDropUnknownSource(b *testing.B) {
+	srv, err := NewServer(Config{Clients: []Client{testClient("nas", "10.0.0.1/32", testSecret)}}, acceptAll{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkt := encodeReq(b, newRequest(b, testSecret, "alice", "password"), true)
+	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000}
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.handlePacket(nil, pkt, from)
+	}
+}
+
+// BenchmarkDropBadAuthenticator: a datagram from a client's address whose
+// Message-Authenticator is wrong (a wrong secret, or a forgery).
+func BenchmarkDropBadAuthenticator(b *testing.B) {
+	srv, err := NewServer(Config{Clients: []Client{testClient("nas", "192.0.2.0/24", testSecret)}}, acceptAll{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pkt := encodeReq(b, newRequest(b, []byte("another-secret-456"), "alice", "password"), true)
+	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000}
+	b.ReportAllocs()
+	for b.Loop() {
+		srv.handlePacket(nil, pkt, from)
+	}
+}

@@ -371,18 +371,18 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 		c = st.clients.lookup(src.Addr())
 	}
 	if c == nil {
-		s.dropLimited(dropUnknownClient, s.unknownLog, "packet from unknown client dropped", "src", addrString(from))
+		s.dropLimited(dropUnknownClient, s.unknownLog, "packet from unknown client dropped", nil, from)
 		return
 	}
 	s.obs.Request(c.Name, info.code)
 
 	// 3. Message-Authenticator.
 	if info.maCount > 1 || info.maBadLen || (info.maOffset >= 0 && !verifyRequestAuthenticator(c.key, pkt, info.maOffset)) {
-		s.dropLimited(dropBadAuthenticator, s.authLog, "bad message-authenticator (wrong shared secret?), dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropBadAuthenticator, s.authLog, "bad message-authenticator (wrong shared secret?), dropped", c, from)
 		return
 	}
 	if info.maOffset < 0 && (c.RequireMessageAuthenticator || info.code == radius.CodeStatusServer || info.eap || (info.proxyState && !c.Proxy)) {
-		s.dropLimited(dropMissingAuthenticator, s.authLog, "request without message-authenticator dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropMissingAuthenticator, s.authLog, "request without message-authenticator dropped", c, from)
 		return
 	}
 
@@ -415,7 +415,7 @@ func (s *Server) handlePacket(conn net.PacketConn, b []byte, from net.Addr) {
 	// 5. Per-source reject allowance, then bounded work.
 	if !s.sources.admit(src.Addr(), c.RateLimit, s.now()) {
 		s.dups.abort(key)
-		s.dropLimited(dropRateLimited, s.rateLog, "rate limit reached, request dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropRateLimited, s.rateLog, "rate limit reached, request dropped", c, from)
 		return
 	}
 	select {
@@ -470,13 +470,23 @@ func (s *Server) worker(j job) {
 	}
 }
 
-// dropLimited drops a datagram for reason after a warning about it
-// through limiter l, so that a flood of remote misbehaviour yields a few
-// lines with a count of those suppressed. The warning comes first: a drop
-// that is counted has been logged.
-func (s *Server) dropLimited(reason dropIndex, l *logLimiter, msg string, args ...any) {
+// dropLimited drops a datagram from from (sent by client c, nil when
+// unknown) for reason after a warning about it through limiter l, so that
+// a flood of remote misbehaviour yields a few lines with a count of those
+// suppressed. The warning comes first: a drop that is counted has been
+// logged. Its fields are built only for a warning that is written, so a
+// flood allocates nothing for them.
+func (s *Server) dropLimited(reason dropIndex, l *logLimiter, msg string, c *Client, from net.Addr) {
 	if allowed, suppressed := l.allow(s.now()); allowed {
-		s.logger.Warn(msg, append(args, "suppressed", suppressed)...)
+		src := addrString(from)
+		if ap, ok := sourceAddr(from); ok {
+			src = ap.String()
+		}
+		args := []any{"src", src, "suppressed", suppressed}
+		if c != nil {
+			args = append([]any{"client", c.Name}, args...)
+		}
+		s.logger.Warn(msg, args...)
 	}
 	s.drop(reason)
 }
@@ -544,13 +554,12 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 	pr, err := s.buildRequest(c, pkt, src.Addr(), s.now())
 	if err != nil {
 		dropRequest()
-		s.dropLimited(dropMalformedPassword, s.malformedLog, "malformed user-password dropped", "client", c.Name, "src", src.String())
+		s.dropLimited(dropMalformedPassword, s.malformedLog, "malformed user-password dropped", c, from)
 		return
 	}
 	if !answerFits(c, pr.proxyStates) {
 		dropRequest()
-		s.dropLimited(dropEncodeFailed, s.malformedLog, "request dropped undecided: its Proxy-States leave no room for an answer",
-			"client", c.Name, "src", src.String())
+		s.dropLimited(dropEncodeFailed, s.malformedLog, "request dropped undecided: its Proxy-States leave no room for an answer", c, from)
 		return
 	}
 	s.stats.requests.Add(1)
