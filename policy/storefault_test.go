@@ -72,33 +72,44 @@ func TestRealStoreLockedFailmodes(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			type result struct {
-				d   Decision
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				d, err := e.Decide(ctx, req)
-				done <- result{d, err}
-			}()
-			var r result
-			select {
-			case r = <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("Decide still waiting for the lock after 30s")
-			}
-			if r.err != nil || r.d.Result != tt.wantResult || r.d.Reason != tt.wantReason {
-				t.Fatalf("under lock: %s/%s (%v), want %s/%s", r.d.Result, r.d.Reason, r.err, tt.wantResult, tt.wantReason)
+			d := decideWithin(t, e, ctx, req, 30*time.Second, "the lock")
+			if d.Result != tt.wantResult || d.Reason != tt.wantReason {
+				t.Fatalf("under lock: %s/%s, want %s/%s", d.Result, d.Reason, tt.wantResult, tt.wantReason)
 			}
 
 			if _, err := locker.ExecContext(ctx, `ROLLBACK`); err != nil {
 				t.Fatal(err)
 			}
-			d, err := e.Decide(ctx, req)
+			d, err = e.Decide(ctx, req)
 			if err != nil || d.Result != Accept || d.Reason != ReasonBypassCode {
 				t.Fatalf("after the lock: %s/%s (%v), want accept/bypass_code: the code was lost", d.Result, d.Reason, err)
 			}
 		})
+	}
+}
+
+// decideWithin runs e.Decide on req and fails the test when it errs or
+// has not returned after bound, as it would while waiting for what.
+func decideWithin(t *testing.T, e *Engine, ctx context.Context, req Request, bound time.Duration, what string) Decision {
+	t.Helper()
+	type result struct {
+		d   Decision
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		d, err := e.Decide(ctx, req)
+		done <- result{d, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("Decide: %v", r.err)
+		}
+		return r.d
+	case <-time.After(bound):
+		t.Fatalf("Decide still waiting for %s after %v", what, bound)
+		return Decision{}
 	}
 }
 
@@ -130,23 +141,10 @@ func TestStalledUserByNameEndsAtStoreTimeout(t *testing.T) {
 			// bound below does not outlive the test.
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			type result struct {
-				d   Decision
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				d, err := e.Decide(ctx, Request{Client: "nas", Mode: ModeConcat, UserName: "alice", Password: "alice-pw,123456"})
-				done <- result{d, err}
-			}()
-			var r result
-			select {
-			case r = <-done:
-			case <-time.After(5 * time.Second):
-				t.Fatal("Decide still waiting for the stalled store after 5s (StoreTimeout 200ms)")
-			}
-			if r.err != nil || r.d.Result != tt.wantResult || r.d.Reason != tt.wantReason {
-				t.Fatalf("decision %s/%s (%v), want %s/%s", r.d.Result, r.d.Reason, r.err, tt.wantResult, tt.wantReason)
+			d := decideWithin(t, e, ctx, Request{Client: "nas", Mode: ModeConcat, UserName: "alice", Password: "alice-pw,123456"},
+				5*time.Second, "the stalled store (StoreTimeout 200ms)")
+			if d.Result != tt.wantResult || d.Reason != tt.wantReason {
+				t.Fatalf("decision %s/%s, want %s/%s", d.Result, d.Reason, tt.wantResult, tt.wantReason)
 			}
 		})
 	}
