@@ -77,10 +77,6 @@ func responseSize(replyMessage string, state []byte, attrs []radattr.Attribute, 
 	return size
 }
 
-// longestPrompt stands for the longest Reply-Message answerFits allows
-// for: one attribute.
-var longestPrompt = string(make([]byte, radattr.MaxValueLen))
-
 // answerFits reports whether an answer to a request from c that carries
 // proxyStates always fits in one packet: the header, the
 // Message-Authenticator, a Reply-Message of up to one attribute, a State,
@@ -88,5 +84,5 @@ var longestPrompt = string(make([]byte, radattr.MaxValueLen))
 // it is dropped before it is decided, so that no code is spent, and no
 // failure counted, for an answer that could not be sent.
 func answerFits(c *Client, proxyStates [][]byte) bool {
-	return responseSize(longestPrompt, nil, c.Reply, proxyStates)+2+stateLength <= maxPacketLength
+	return responseSize("", nil, c.Reply, proxyStates)+2+radattr.MaxValueLen+2+stateLength <= maxPacketLength
 }
