@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,4 +227,40 @@ func sendHealthz(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestMemoryLimitLeavesRoomForHashes: radiusd's soft Go memory limit is
+// 96 MiB plus, with the local backend, the memory of the argon2id hashes
+// that may run at once (one per GOMAXPROCS); a reload to another backend
+// takes that share back, and a GOMEMLIMIT in the environment wins.
+func TestMemoryLimitLeavesRoomForHashes(t *testing.T) {
+	const base = 96 << 20
+	e := newEnv(t, settings{extra: metricsSettings.extra, primaryExtra: "argon2 {\n    memory = \"8MiB\"\n  }"})
+	e.start()
+	_, body := e.get("/metrics")
+	procs := metric(body, "go_sched_gomaxprocs_threads")
+	if procs < 1 {
+		t.Fatalf("no go_sched_gomaxprocs_threads in the scrape:\n%s", body)
+	}
+	if got, want := metric(body, "go_gc_gomemlimit_bytes"), base+procs*(8<<20); got != want {
+		t.Fatalf("memory limit with the local backend %v, want %v", got, want)
+	}
+
+	cfg, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = []byte(strings.Replace(string(cfg), `backend = "local"`, `backend = "none"`, 1))
+	if err := os.WriteFile(e.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cmd.Process.Signal(syscall.SIGHUP)
+	e.waitMetric("go_gc_gomemlimit_bytes", base)
+	e.stop()
+
+	t.Setenv("GOMEMLIMIT", "200MiB")
+	e.start()
+	if _, body := e.get("/metrics"); metric(body, "go_gc_gomemlimit_bytes") != 200<<20 {
+		t.Fatalf("memory limit under GOMEMLIMIT=200MiB: %v", metric(body, "go_gc_gomemlimit_bytes"))
+	}
 }

@@ -34,6 +34,16 @@ func New(cfg *config.Config, hashes HashLookup, log hclog.Logger) (Authenticator
 	return nil, fmt.Errorf("%w %q", ErrUnknownBackend, cfg.Primary.Backend)
 }
 
+// HashingMemory is the most memory, in bytes, that the backend cfg names
+// holds in argon2id hashes at once: for local, one hash at the configured
+// cost on each of hashSlots; for the others, none.
+func HashingMemory(cfg *config.Config) int64 {
+	if cfg.Primary.Backend != "local" {
+		return 0
+	}
+	return int64(hashSlots()) * (int64(Argon2FromConfig(cfg.Primary.Argon2).Memory) << 10)
+}
+
 // Argon2FromConfig returns the argon2id costs of the primary.argon2 block
 // with DefaultArgon2's salt and key lengths; zero fields (a config not
 // built by config.Load) keep DefaultArgon2's costs.

@@ -110,8 +110,11 @@ func NewLocal(h HashLookup, p Argon2Params) *Local {
 		// would make the dummy path cheap, so fail loudly instead.
 		panic(fmt.Sprintf("primary: make dummy hash: %v", err))
 	}
-	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	return &Local{hashes: h, dummy: dummy, kdf: argon2.IDKey, slots: make(chan struct{}, hashSlots())}
 }
+
+// hashSlots is how many hashes a Local backend computes at once.
+func hashSlots() int { return runtime.GOMAXPROCS(0) }
 
 // Authenticate reports whether c.Password is the local password of
 // c.User. At most GOMAXPROCS hashes run at once; a caller waits for a slot

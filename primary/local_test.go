@@ -3,10 +3,13 @@ package primary
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/radgate/radgate/config"
 )
 
 // fakeHashes is an in-memory HashLookup. err, when set, is returned for
@@ -173,5 +176,31 @@ func TestNone(t *testing.T) {
 				t.Errorf("None.Authenticate = %+v, %v; want OK, nil", res, err)
 			}
 		})
+	}
+}
+
+// TestHashingMemory: the local backend may hold one hash's memory at the
+// configured cost in each of its slots at once; the others hash nothing.
+func TestHashingMemory(t *testing.T) {
+	slots := int64(runtime.GOMAXPROCS(0))
+	if got := int64(cap(NewLocal(nil, cheap).slots)); got != slots {
+		t.Fatalf("Local has %d hash slots, want GOMAXPROCS = %d", got, slots)
+	}
+	tests := []struct {
+		backend string
+		argon2  config.Argon2
+		want    int64
+	}{
+		{backend: "local", want: slots * 19456 << 10}, // DefaultArgon2
+		{backend: "local", argon2: config.Argon2{MemoryKiB: 8192, Time: 1, Threads: 4}, want: slots * 8 << 20},
+		{backend: "ldap", argon2: config.Argon2{MemoryKiB: 8192, Time: 1, Threads: 1}},
+		{backend: "radius"},
+		{backend: "none"},
+	}
+	for _, tt := range tests {
+		cfg := &config.Config{Primary: config.Primary{Backend: tt.backend, Argon2: tt.argon2}}
+		if got := HashingMemory(cfg); got != tt.want {
+			t.Errorf("HashingMemory(%s, %+v) = %d, want %d", tt.backend, tt.argon2, got, tt.want)
+		}
 	}
 }

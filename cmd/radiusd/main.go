@@ -15,25 +15,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// defaultMemoryLimit is the Go runtime's soft memory limit when GOMEMLIMIT
-// is not set. Each local-password check allocates the argon2 memory (19
-// MiB by default) and drops it; the limit makes the collector return that
-// garbage before the heap doubles, so that peak RSS stays near the live
-// memory (docs/performance.md). It is soft: a heap that needs more gets
-// more.
-const defaultMemoryLimit = 96 << 20
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
 	keepFreedMemory()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

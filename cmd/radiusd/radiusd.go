@@ -111,6 +111,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.cfg = cfg
+	setMemoryLimit(cfg)
 	m.log = newLogger(cfg, m.Stderr)
 	logWarnings(cfg, m.log)
 
@@ -183,6 +184,7 @@ func (m *Main) Reload() {
 	old := m.primary
 	time.AfterFunc(shutdownTimeout, func() { closePrimary(old) })
 	m.primary = auth
+	setMemoryLimit(cfg)
 	logWarnings(cfg, m.log)
 	m.log.Info("reloaded", "clients", len(cfg.Clients))
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -131,5 +133,30 @@ func serverConfig(cfg *config.Config, log hclog.Logger) radiusd.Config {
 		DuplicateWindow:  cfg.DuplicateWindow,
 		ChallengeTimeout: cfg.Policy.ChallengeTimeout,
 		Logger:           log,
+	}
+}
+
+// baseMemoryLimit is the Go runtime's soft memory limit, when GOMEMLIMIT
+// is not set, for everything but the argon2id hashes of the local backend
+// (see memoryLimit). Each local-password check allocates the argon2 memory
+// (19 MiB by default) and drops it; the limit makes the collector return
+// that garbage before the heap doubles, so that peak RSS stays near the
+// live memory (docs/performance.md). It is soft: a heap that needs more
+// gets more.
+const baseMemoryLimit = 96 << 20
+
+// memoryLimit is radiusd's soft Go memory limit for cfg: baseMemoryLimit
+// plus the memory of the hashes that may run at once. Without their share
+// a heap holding them sits at the limit, and the runtime collects and
+// hands memory back to the kernel at every hash, then faults it in and
+// zeroes it again for the next (docs/performance.md).
+func memoryLimit(cfg *config.Config) int64 {
+	return baseMemoryLimit + primary.HashingMemory(cfg)
+}
+
+// setMemoryLimit applies memoryLimit(cfg) unless GOMEMLIMIT is set.
+func setMemoryLimit(cfg *config.Config) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(cfg))
 	}
 }
