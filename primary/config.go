@@ -36,7 +36,7 @@ func New(cfg *config.Config, hashes HashLookup, log hclog.Logger) (Authenticator
 
 // HashingMemory is the most memory, in bytes, that the backend cfg names
 // holds in argon2id hashes at once: for local, one hash at the configured
-// cost on each of hashSlots; for the others, none.
+// cost per hash it runs at once (GOMAXPROCS); for the others, none.
 func HashingMemory(cfg *config.Config) int64 {
 	if cfg.Primary.Backend != "local" {
 		return 0
