@@ -96,7 +96,7 @@ func (r *RADIUS) Authenticate(ctx context.Context, c Credentials) (Result, error
 	if c.Password == "" {
 		return Result{Detail: DetailEmptyPassword}, nil
 	}
-	if len(c.Password) > 128 {
+	if len(c.Password) > radattr.MaxPasswordLen {
 		return Result{Detail: DetailPasswordTooLong}, nil
 	}
 	var errs []error

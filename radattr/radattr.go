@@ -14,6 +14,10 @@ import (
 // MaxValueLen is the largest value one attribute can carry.
 const MaxValueLen = 253
 
+// MaxPasswordLen is the longest password a User-Password attribute
+// carries (RFC 2865, section 5.2).
+const MaxPasswordLen = 128
+
 // MaxAttributes bounds the attributes one Select keeps, so that copied
 // attributes always leave room in a 4096-byte response.
 const MaxAttributes = 32

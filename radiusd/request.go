@@ -11,9 +11,6 @@ import (
 	"github.com/radgate/radgate/radattr"
 )
 
-// maxPasswordLength is the longest hidden User-Password (RFC 2865 §5.2).
-const maxPasswordLength = 128
-
 // vendorMicrosoft is the SMI code of Microsoft (RFC 2548).
 const vendorMicrosoft = 311
 
@@ -122,7 +119,7 @@ func isMSCHAP(v []byte) bool {
 // the trailing NUL padding. A hidden value that is empty, longer than 128
 // bytes or not a multiple of 16 is malformed.
 func decodePassword(hidden, secret, reqAuth []byte) ([]byte, error) {
-	if len(hidden) == 0 || len(hidden) > maxPasswordLength || len(hidden)%md5.Size != 0 {
+	if len(hidden) == 0 || len(hidden) > radattr.MaxPasswordLen || len(hidden)%md5.Size != 0 {
 		return nil, errMalformedPassword
 	}
 	out := make([]byte, len(hidden))

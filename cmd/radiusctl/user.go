@@ -185,14 +185,10 @@ func (a *app) passwordHash(fromStdin bool) (string, error) {
 	return primary.HashPassword(password, p)
 }
 
-// maxPassword is the longest password a RADIUS User-Password carries
-// (RFC 2865, section 5.2); in concat mode the code and its delimiter take
-// part of it.
-const maxPassword = 128
-
-// readPassword reads one non-empty line of at most maxPassword bytes from
-// standard input, without its line ending: a longer one could never
-// arrive in a login.
+// readPassword reads one non-empty line of at most radattr.MaxPasswordLen
+// bytes from standard input, without its line ending: a longer one could
+// never arrive in a login (in concat mode the code and its delimiter take
+// part of those bytes).
 func (a *app) readPassword() (string, error) {
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')
 	if err != nil && line == "" {
@@ -202,8 +198,8 @@ func (a *app) readPassword() (string, error) {
 	if password == "" {
 		return "", errors.New("the password is empty")
 	}
-	if len(password) > maxPassword {
-		return "", fmt.Errorf("the password is %d bytes; a RADIUS User-Password carries at most %d (with the code, in concat mode)", len(password), maxPassword)
+	if len(password) > radattr.MaxPasswordLen {
+		return "", fmt.Errorf("the password is %d bytes; a RADIUS User-Password carries at most %d (with the code, in concat mode)", len(password), radattr.MaxPasswordLen)
 	}
 	return password, nil
 }
