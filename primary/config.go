@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/radgate/radgate/config"
+	"github.com/radgate/radgate/radattr"
 )
 
 // ErrUnknownBackend is returned by New for a backend name it does not know.
@@ -42,6 +43,17 @@ func HashingMemory(cfg *config.Config) int64 {
 		return 0
 	}
 	return int64(hashSlots()) * (int64(Argon2FromConfig(cfg.Primary.Argon2).Memory) << 10)
+}
+
+// PassThroughRoom is the most bytes (type, length and value) of upstream
+// reply attributes that the backend cfg names copies into an Accept:
+// radattr.MaxTotalLen for radius with pass_through_attributes, none
+// otherwise.
+func PassThroughRoom(cfg *config.Config) int {
+	if cfg.Primary.Backend != "radius" || len(cfg.Primary.PassThroughAttributes) == 0 {
+		return 0
+	}
+	return radattr.MaxTotalLen
 }
 
 // Argon2FromConfig returns the argon2id costs of the primary.argon2 block

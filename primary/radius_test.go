@@ -349,3 +349,25 @@ func TestRADIUSContextDeadline(t *testing.T) {
 		t.Errorf("server saw %d requests, want 1", got)
 	}
 }
+
+// TestPassThroughRoom: only the radius backend with pass-through
+// attributes copies upstream attributes into an Accept, up to
+// radattr.MaxTotalLen bytes.
+func TestPassThroughRoom(t *testing.T) {
+	for _, tt := range []struct {
+		backend     string
+		passThrough []string
+		want        int
+	}{
+		{backend: "radius", passThrough: []string{"Class"}, want: radattr.MaxTotalLen},
+		{backend: "radius"},
+		{backend: "local", passThrough: []string{"Class"}},
+		{backend: "ldap"},
+		{backend: "none"},
+	} {
+		cfg := &config.Config{Primary: config.Primary{Backend: tt.backend, PassThroughAttributes: tt.passThrough}}
+		if got := PassThroughRoom(cfg); got != tt.want {
+			t.Errorf("PassThroughRoom(%s, %v) = %d, want %d", tt.backend, tt.passThrough, got, tt.want)
+		}
+	}
+}

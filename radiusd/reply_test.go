@@ -136,11 +136,11 @@ func TestChallengeKeepsAttributes(t *testing.T) {
 // proxiedRequest serves d to a client whose reply attributes take 202
 // bytes, and returns a request to it that carries n Proxy-States of 253
 // bytes, as a chain of proxies might, with those Proxy-States.
-func proxiedRequest(t *testing.T, d Decider, n int) (h *harness, conn *net.UDPConn, req []byte, proxyStates [][]byte) {
+func proxiedRequest(t *testing.T, d Decider, n, passThroughRoom int) (h *harness, conn *net.UDPConn, req []byte, proxyStates [][]byte) {
 	t.Helper()
 	c := testClient("nas", "127.0.0.1/32", testSecret)
 	c.Reply = []radattr.Attribute{{Type: 11, Value: bytes.Repeat([]byte{'f'}, 200)}}
-	h = newHarness(t, Config{Clients: []Client{c}}, d)
+	h = newHarness(t, Config{Clients: []Client{c}, PassThroughRoom: passThroughRoom}, d)
 	p := newRequest(t, testSecret, "alice", "pw,123456")
 	for i := range n {
 		ps := bytes.Repeat([]byte{byte('a' + i)}, radattr.MaxValueLen)
@@ -155,14 +155,23 @@ func proxiedRequest(t *testing.T, d Decider, n int) (h *harness, conn *net.UDPCo
 // bytes at most) is dropped before it is decided, so no code is spent for
 // an Accept that could not be sent; one with room is answered, every
 // Proxy-State echoed.
+//
+// With a pass-through room (a Decider whose Accepts copy an upstream's
+// attributes, up to radattr.MaxTotalLen bytes) that room is kept too:
+// 20 + 18 + 202 + 255 + 34 + 2,048 + 5 × 255 = 3,852 bytes fit, a sixth
+// Proxy-State would not.
 func TestRequestWithNoRoomForAnAnswerNotDecided(t *testing.T) {
 	for _, tt := range []struct {
-		proxyStates int
-		answered    bool
-	}{{proxyStates: 12, answered: true}, {proxyStates: 15}} {
-		t.Run(fmt.Sprint(tt.proxyStates), func(t *testing.T) {
+		proxyStates, passThroughRoom int
+		answered                     bool
+	}{
+		{proxyStates: 12, answered: true}, {proxyStates: 15},
+		{proxyStates: 5, passThroughRoom: radattr.MaxTotalLen, answered: true},
+		{proxyStates: 6, passThroughRoom: radattr.MaxTotalLen},
+	} {
+		t.Run(fmt.Sprint(tt.proxyStates, "+", tt.passThroughRoom), func(t *testing.T) {
 			d := &fakeDecider{}
-			h, conn, req, proxyStates := proxiedRequest(t, d, tt.proxyStates)
+			h, conn, req, proxyStates := proxiedRequest(t, d, tt.proxyStates, tt.passThroughRoom)
 			if !tt.answered {
 				send(t, conn, req)
 				h.expectDrop(DropEncodeFailed)
@@ -198,7 +207,7 @@ func TestAcceptWhoseCopiedAttributesDoNotFitIsRejected(t *testing.T) {
 			d := &fakeDecider{decide: func(_ context.Context, req policy.Request) (policy.Decision, error) {
 				return policy.Decision{Result: policy.Accept, UserName: req.UserName, Attributes: classes}, nil
 			}}
-			_, conn, req, proxyStates := proxiedRequest(t, d, tt.proxyStates)
+			_, conn, req, proxyStates := proxiedRequest(t, d, tt.proxyStates, 0)
 			resp := exchange(t, conn, req)
 			rp := checkResponse(t, resp, req, testSecret, tt.want)
 			// 20 + 18 + 202 + 8 × 255 Class + 7 × 255 Proxy-State = 4,065.

@@ -80,9 +80,10 @@ func responseSize(replyMessage string, state []byte, attrs []radattr.Attribute, 
 // answerFits reports whether an answer to a request from c that carries
 // proxyStates always fits in one packet: the header, the
 // Message-Authenticator, a Reply-Message of up to one attribute, a State,
-// c's reply attributes and the echoed Proxy-States. A request that fails
-// it is dropped before it is decided, so that no code is spent, and no
-// failure counted, for an answer that could not be sent.
-func answerFits(c *Client, proxyStates [][]byte) bool {
-	return responseSize("", nil, c.Reply, proxyStates)+2+radattr.MaxValueLen+2+stateLength <= maxPacketLength
+// c's reply attributes, passThroughRoom bytes of copied attributes and
+// the echoed Proxy-States. A request that fails it is dropped before it
+// is decided, so that no code is spent, and no failure counted, for an
+// answer that could not be sent.
+func answerFits(c *Client, proxyStates [][]byte, passThroughRoom int) bool {
+	return responseSize("", nil, c.Reply, proxyStates)+2+radattr.MaxValueLen+2+stateLength+passThroughRoom <= maxPacketLength
 }

@@ -62,6 +62,12 @@ type Config struct {
 	// Observer is told about requests, answers, replays and drops, for
 	// metrics. Default: an Observer that ignores everything.
 	Observer Observer
+	// PassThroughRoom is the most bytes (type, length and value) of
+	// attributes the Decider's Accepts carry of their own, copied from an
+	// upstream server: a request whose Proxy-States leave less room than
+	// that is dropped before it is decided (see answerFits). 0 for a
+	// Decider that adds none.
+	PassThroughRoom int
 }
 
 // Reasons of the Rejects radiusd answers itself, when it cannot carry out
@@ -118,8 +124,9 @@ type Server struct {
 
 // serverState is what Reload swaps atomically.
 type serverState struct {
-	clients *clientTable
-	decider Decider
+	clients         *clientTable
+	decider         Decider
+	passThroughRoom int // Config.PassThroughRoom
 }
 
 // NewServer checks cfg, applies defaults and returns a Server that calls d
@@ -129,7 +136,7 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 	if d == nil {
 		return nil, ErrNoDecider
 	}
-	if cfg.MaxInflight < 0 || cfg.DuplicateWindow < 0 || cfg.MaxDuplicates < 0 || cfg.ChallengeTimeout < 0 || cfg.MaxChallenges < 0 {
+	if cfg.MaxInflight < 0 || cfg.DuplicateWindow < 0 || cfg.MaxDuplicates < 0 || cfg.ChallengeTimeout < 0 || cfg.MaxChallenges < 0 || cfg.PassThroughRoom < 0 {
 		return nil, fmt.Errorf("radiusd: negative limit: %w", ErrInvalidConfig)
 	}
 	table, err := newClientTable(cfg.Clients)
@@ -177,7 +184,7 @@ func NewServer(cfg Config, d Decider) (*Server, error) {
 		baseCtx:      ctx,
 		cancel:       cancel,
 	}
-	s.state.Store(&serverState{clients: table, decider: d})
+	s.state.Store(&serverState{clients: table, decider: d, passThroughRoom: cfg.PassThroughRoom})
 	return s, nil
 }
 
@@ -256,17 +263,18 @@ func (s *Server) safeHandlePacket(conn net.PacketConn, b []byte, from net.Addr) 
 	s.handlePacket(conn, b, from)
 }
 
-// Reload swaps the client table and the Decider atomically, and sets the
-// challenge timeout of the States sent from now on (0 is the default); the
-// socket and requests in flight are untouched (SIGHUP). An invalid client
-// list, a nil Decider or a negative timeout is refused with the error and
+// Reload swaps the client table and the Decider, with its pass-through
+// room (Config.PassThroughRoom), atomically, and sets the challenge
+// timeout of the States sent from now on (0 is the default); the socket
+// and requests in flight are untouched (SIGHUP). An invalid client list, a
+// nil Decider or a negative timeout or room is refused with the error and
 // the old state kept.
-func (s *Server) Reload(clients []Client, d Decider, challengeTimeout time.Duration) error {
+func (s *Server) Reload(clients []Client, d Decider, challengeTimeout time.Duration, passThroughRoom int) error {
 	if d == nil {
 		return ErrNoDecider
 	}
-	if challengeTimeout < 0 {
-		return fmt.Errorf("radiusd: negative challenge timeout: %w", ErrInvalidConfig)
+	if challengeTimeout < 0 || passThroughRoom < 0 {
+		return fmt.Errorf("radiusd: negative challenge timeout or pass-through room: %w", ErrInvalidConfig)
 	}
 	table, err := newClientTable(clients)
 	if err != nil {
@@ -276,7 +284,7 @@ func (s *Server) Reload(clients []Client, d Decider, challengeTimeout time.Durat
 		challengeTimeout = DefaultChallengeTimeout
 	}
 	s.challenges.setTimeout(challengeTimeout)
-	s.state.Store(&serverState{clients: table, decider: d})
+	s.state.Store(&serverState{clients: table, decider: d, passThroughRoom: passThroughRoom})
 	return nil
 }
 
@@ -557,7 +565,7 @@ func (s *Server) process(conn net.PacketConn, st *serverState, c *Client, pkt []
 		s.dropLimited(dropMalformedPassword, s.malformedLog, "malformed user-password dropped", c, from)
 		return
 	}
-	if !answerFits(c, pr.proxyStates) {
+	if !answerFits(c, pr.proxyStates, st.passThroughRoom) {
 		dropRequest()
 		s.dropLimited(dropEncodeFailed, s.malformedLog, "request dropped undecided: its Proxy-States leave no room for an answer", c, from)
 		return

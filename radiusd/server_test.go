@@ -721,14 +721,14 @@ func TestReload(t *testing.T) {
 	expectSilence(t, conn)
 
 	// An invalid table is refused and the old one kept.
-	if err := h.srv.Reload([]Client{{Name: "bad", Network: netip.MustParsePrefix("127.0.0.1/32")}}, d1, 0); !errors.Is(err, ErrInvalidClient) {
+	if err := h.srv.Reload([]Client{{Name: "bad", Network: netip.MustParsePrefix("127.0.0.1/32")}}, d1, 0, 0); !errors.Is(err, ErrInvalidClient) {
 		t.Fatalf("Reload of a client without a secret: %v, want ErrInvalidClient", err)
 	}
 	send(t, conn, encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true))
 	h.expectDrop(DropUnknownClient)
 
 	d2 := &fakeDecider{}
-	if err := h.srv.Reload([]Client{testClient("nas", "127.0.0.1/32", testSecret)}, d2, 0); err != nil {
+	if err := h.srv.Reload([]Client{testClient("nas", "127.0.0.1/32", testSecret)}, d2, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	req := encodeReq(t, newRequest(t, testSecret, "alice", "pw"), true)
@@ -762,10 +762,10 @@ func TestReloadSetsChallengeTimeout(t *testing.T) {
 	}
 
 	before := challenge()
-	if err := h.srv.Reload(clients, d, -time.Second); !errors.Is(err, ErrInvalidConfig) {
+	if err := h.srv.Reload(clients, d, -time.Second, 0); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("Reload with a negative timeout: %v, want ErrInvalidConfig", err)
 	}
-	if err := h.srv.Reload(clients, d, 5*time.Second); err != nil {
+	if err := h.srv.Reload(clients, d, 5*time.Second, 0); err != nil {
 		t.Fatal(err)
 	}
 	after := challenge()

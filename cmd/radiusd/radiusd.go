@@ -174,7 +174,7 @@ func (m *Main) Reload() {
 	if changed := restartOnlyChanges(m.cfg, cfg); len(changed) > 0 {
 		m.log.Warn("changed settings take effect at the next restart", "settings", strings.Join(changed, ","))
 	}
-	if err := m.server.Reload(radiusClients(cfg), engine, cfg.Policy.ChallengeTimeout); err != nil {
+	if err := m.server.Reload(radiusClients(cfg), engine, cfg.Policy.ChallengeTimeout, primary.PassThroughRoom(cfg)); err != nil {
 		closePrimary(auth)
 		m.log.Error("reload failed, keeping the running config", "error", err)
 		return

@@ -133,6 +133,7 @@ func serverConfig(cfg *config.Config, log hclog.Logger) radiusd.Config {
 		DuplicateWindow:  cfg.DuplicateWindow,
 		ChallengeTimeout: cfg.Policy.ChallengeTimeout,
 		Logger:           log,
+		PassThroughRoom:  primary.PassThroughRoom(cfg),
 	}
 }
 
