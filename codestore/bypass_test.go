@@ -252,6 +252,8 @@ func TestRaiseTrigger(t *testing.T) {
 		// no UPDATE trigger sees it.
 		{"replace by id", `INSERT OR REPLACE INTO bypass_codes (id, user_id, code_hash, created_at, created_by, expires_at, uses_left)
 			SELECT id, user_id, code_hash, created_at, created_by, NULL, 1000000 FROM bypass_codes WHERE id = ?`, finite.ID, true},
+		{"replace by id with another hash", `INSERT OR REPLACE INTO bypass_codes (id, user_id, code_hash, created_at, created_by, expires_at, uses_left)
+			SELECT id, user_id, randomblob(32), created_at, created_by, NULL, 1000000 FROM bypass_codes WHERE id = ?`, finite.ID, true},
 		{"replace by user and hash", `REPLACE INTO bypass_codes (user_id, code_hash, created_at, created_by, expires_at, uses_left)
 			SELECT user_id, code_hash, created_at, created_by, NULL, 1000000 FROM bypass_codes WHERE id = ?`, finite.ID, true},
 	}
