@@ -2,6 +2,7 @@ package radiusd
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -250,5 +251,43 @@ func TestDecisionLogIsOneLine(t *testing.T) {
 	out := strings.TrimSuffix(logs.String(), "\n")
 	if lines := strings.Split(out, "\n"); len(lines) != 1 || !strings.Contains(lines[0], `user="\"mallory\n[INFO]`) {
 		t.Fatalf("log of one decision:\n%s\nwant one line with the user quoted", out)
+	}
+}
+
+// TestErrorLogsQuoteTheUserName: the error lines that name the user (a
+// failed policy, a full table of challenges) quote a User-Name holding a
+// newline as the decision line does, so that it stays on its line.
+func TestErrorLogsQuoteTheUserName(t *testing.T) {
+	const forged = "[INFO]  radiusd: decision: user=admin result=accept"
+	for _, tt := range []struct {
+		name, msg string
+		decide    func(context.Context, policy.Request) (policy.Decision, error)
+	}{
+		{"policy failed", "policy failed, rejecting", func(context.Context, policy.Request) (policy.Decision, error) {
+			return policy.Decision{}, errors.New("store down")
+		}},
+		{"challenges full", "cannot issue challenge, rejecting", func(context.Context, policy.Request) (policy.Decision, error) {
+			return policy.Decision{Result: policy.Challenge, ReplyMessage: "code?"}, nil
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			logger, logs := bufferLogger()
+			h := newHarness(t, Config{Clients: []Client{testClient("nas", "127.0.0.1/32", testSecret)}, Logger: logger, MaxChallenges: 1},
+				&fakeDecider{decide: tt.decide})
+			conn := h.dial("127.0.0.1:0")
+			for range 2 { // the second Challenge finds the table full
+				req := encodeReq(t, newRequest(t, testSecret, "mallory\n"+forged, "pw"), true)
+				exchange(t, conn, req)
+			}
+			out := logs.String()
+			if len(logLines(out, tt.msg)) == 0 {
+				t.Fatalf("no %q line:\n%s", tt.msg, out)
+			}
+			for _, l := range logLines(out, "mallory") {
+				if !strings.Contains(l, `mallory\n[INFO]`) {
+					t.Fatalf("the User-Name is not quoted on one line:\n%s", out)
+				}
+			}
+		})
 	}
 }
